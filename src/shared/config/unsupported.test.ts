@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from './load.js';
+import { POLICY_NAMES } from './policy-names.js';
+import { policySchemas } from '../../worker/policies/schemas.js';
+import { UNSUPPORTED_FIELDS, UNSUPPORTED_POLICIES, unwiredGates } from './unsupported.js';
+
+const svc = (extra: Record<string, unknown> = {}) => ({ id: 'a', upstream: 'http://127.0.0.1:1', ...extra });
+
+function errorsOf(raw: unknown): string[] {
+  const r = validateConfig(raw);
+  return r.ok ? [] : r.errors;
+}
+
+describe('feature gate', () => {
+  it('every listed field is wired to a schema field', () => {
+    expect(unwiredGates()).toEqual([]);
+  });
+
+  it.each<[string, unknown, string[]]>([
+    ['listen.https', { listen: { https: { host: '0.0.0.0', port: 8443 } } }, ['listen.https: not supported yet']],
+    ['listen.https as {}', { listen: { https: {} } }, ['listen.https: not supported yet']],
+    ['listen.metrics', { listen: { metrics: { port: 9090 } } }, ['listen.metrics: not supported yet']],
+    ['tls.cert/key', { tls: { cert: '/c.pem', key: '/k.pem' } }, ['tls.cert: not supported yet', 'tls.key: not supported yet']],
+    ['tls.min_version', { tls: { min_version: 'TLSv1.2' } }, ['tls.min_version: not supported yet']],
+    ['tls.ciphers', { tls: { ciphers: ['ECDHE-RSA-AES128-GCM-SHA256'] } }, ['tls.ciphers: not supported yet']],
+    ['tls.sni', { tls: { sni: [{ host: 'api.example.com', cert: '/c', key: '/k' }] } }, ['tls.sni: not supported yet']],
+    ['identity.issuer', { identity: { issuer: 'me' } }, ['identity.issuer: not supported yet']],
+    ['identity.token_ttl', { identity: { token_ttl: '2h' } }, ['identity.token_ttl: not supported yet']],
+    ['identity.login_path', { identity: { login_path: '/login' } }, ['identity.login_path: not supported yet']],
+    ['identity.jwks_path', { identity: { jwks_path: '/jwks' } }, ['identity.jwks_path: not supported yet']],
+    ['counters.slots', { counters: { slots: 1024 } }, ['counters.slots: not supported yet']],
+    ['counters.when_full', { counters: { when_full: 'allow' } }, ['counters.when_full: not supported yet']],
+    ['store.redis_url', { store: { redis_url: 'redis://r:6379' } }, ['store.redis_url: not supported yet']],
+    ['store.on_redis_error', { store: { on_redis_error: 'reject' } }, ['store.on_redis_error: not supported yet']],
+    ['control_plane.url', { control_plane: { url: 'https://cp.example.com/config' } }, ['control_plane.url: not supported yet']],
+    ['debug.token', { debug: { token: 's3cret' } }, ['debug.token: not supported yet']],
+    ['services.N.credentials', { services: [svc(), svc({ id: 'b', credentials: { location: 'headers' } })] }, ['services.1.credentials.location: not supported yet']],
+    ['services.N.mapping_rules', { services: [svc({ mapping_rules: [{ method: 'GET', pattern: '/', metric: 'hits' }] })] }, ['services.0.mapping_rules: not supported yet']],
+    ['services.N.upstream.health_check', { services: [svc({ upstream: { targets: ['http://a'], health_check: { path: '/ping' } } })] }, ['services.0.upstream.health_check: not supported yet']],
+  ])('%s is rejected with "not supported yet"', (_, raw, expected) => {
+    expect(errorsOf(raw)).toEqual(expected);
+  });
+
+  it('setting a gated field to its default value is accepted', () => {
+    const r = validateConfig({
+      listen: { https: null, metrics: null },
+      tls: { cert: null, key: null, min_version: 'TLSv1.3', ciphers: [], sni: [] },
+      identity: { issuer: 'portcullis', token_ttl: '60m', login_path: '/auth/login/', jwks_path: '/.well-known/jwks.json' },
+      counters: { slots: 65536, when_full: 'reject' },
+      store: { redis_url: null, on_redis_error: 'allow' },
+      control_plane: { url: null, token: 'inert-without-url', interval_s: 60 },
+      debug: { token: null },
+      services: [
+        svc({
+          credentials: { location: 'query', user_key: 'user_key' },
+          mapping_rules: [],
+          upstream: { targets: ['http://a'], health_check: null },
+        }),
+      ],
+    });
+    expect(r.ok).toBe(true);
+  });
+
+  it('a gated field that is also invalid reports the validation error', () => {
+    expect(errorsOf({ tls: { min_version: 'SSLv3' } })).toEqual([
+      'tls.min_version: must be one of "TLSv1.2", "TLSv1.3", got a string ("SSLv3")',
+    ]);
+  });
+
+  it('gate errors are reported together with other errors', () => {
+    expect(errorsOf({ workers: 0, debug: { token: 'x' }, services: [svc({ path: 'x' })] })).toEqual([
+      'workers: must be at least 1',
+      'debug.token: not supported yet',
+      'services.0.path: must start with "/"',
+    ]);
+  });
+
+  it.each(UNSUPPORTED_POLICIES)('policy %s is known but rejected as not supported yet', (name) => {
+    expect(errorsOf({ services: [svc({ policies: [{ name: 'echo', configuration: { exit: 'request' } }, { name }] })] })).toEqual([
+      `services.0.policies.1.name: policy "${name}" is not supported yet`,
+    ]);
+  });
+
+  it('every gated policy is a SPEC policy name, and headers and echo are not gated', () => {
+    for (const name of UNSUPPORTED_POLICIES) expect(POLICY_NAMES).toContain(name);
+    expect(UNSUPPORTED_POLICIES).not.toContain('headers');
+    expect(UNSUPPORTED_POLICIES).not.toContain('echo');
+    expect([...UNSUPPORTED_POLICIES].sort()).toEqual(POLICY_NAMES.filter((n) => n !== 'headers' && n !== 'echo').sort());
+  });
+
+  it('every supported policy has a configuration schema', () => {
+    for (const name of POLICY_NAMES.filter((n) => !UNSUPPORTED_POLICIES.includes(n))) {
+      expect(Object.hasOwn(policySchemas, name), name).toBe(true);
+    }
+  });
+
+  it('the gate list names the fields of this release', () => {
+    expect(UNSUPPORTED_FIELDS).toEqual([
+      'listen.https',
+      'listen.metrics',
+      'tls',
+      'identity',
+      'counters',
+      'store',
+      'control_plane.url',
+      'debug.token',
+      'services.*.credentials',
+      'services.*.mapping_rules',
+      'services.*.upstream.health_check',
+    ]);
+  });
+});
