@@ -1,0 +1,26 @@
+/**
+ * Zod schemas of the `configuration` of every supported policy, by policy
+ * name, for the config layer (`src/shared/config/`). A name that is not a key
+ * here is not supported.
+ *
+ * Imports only the schema modules, not the policies, so that loading the
+ * config schema (primary process, CLI) does not load worker code.
+ *
+ * @module
+ */
+import type * as z from 'zod';
+import { echoSchema } from './echo/schema.js';
+import { headersSchema } from './headers/schema.js';
+
+/**
+ * Policy name → schema of its `configuration` (unknown keys rejected, defaults
+ * applied, templates parsed so that a bad one is reported at its path). The
+ * object has no prototype and is frozen: `policySchemas['constructor']` is
+ * `undefined`, not `Object`.
+ */
+export const policySchemas: Readonly<Record<string, z.ZodType>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, z.ZodType>, {
+    headers: headersSchema,
+    echo: echoSchema,
+  }),
+);
