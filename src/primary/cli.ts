@@ -1,0 +1,134 @@
+/**
+ * The `portcullis` command line (SPEC §2). The only module that calls
+ * `process.exit`: every command returns an exit code, user errors print one
+ * line on stderr and never a stack trace.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../shared/config/load.js';
+import { createLogger, logLevelFromEnv } from '../shared/log.js';
+import { Gateway } from './gateway.js';
+import { resolveStateDir } from './state-dir.js';
+
+/** An error whose message is meant for the user as is. */
+class UsageError extends Error {}
+
+const USAGE = `usage: portcullis <command> [options]
+
+  start [--config F] [--state-dir D] [--workers N|auto]   run the gateway in the foreground
+  check-config F                                          validate a config file
+
+Environment: PORTCULLIS_CONFIG, PORTCULLIS_STATE_DIR, PORTCULLIS_WORKERS,
+PORTCULLIS_LOG_LEVEL, PORTCULLIS_ADD_ROUTE.`;
+
+/** Commands of SPEC §2 that later releases add; named so the error is precise. */
+const NOT_YET_AVAILABLE = new Set(['user', 'token', 'identity', 'key', 'usage', 'workers', 'cert', 'config', 'bench']);
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'check-config':
+      return checkConfig(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 1 : 0;
+    default:
+      if (NOT_YET_AVAILABLE.has(command)) {
+        throw new UsageError(`command "${command}" is not available in this release`);
+      }
+      throw new UsageError(`unknown command "${command}" (see portcullis --help)`);
+  }
+}
+
+/** Default config path: `PORTCULLIS_CONFIG`, systemd's configuration directory, or ./config. */
+function defaultConfigPath(env: NodeJS.ProcessEnv): string {
+  if (env.PORTCULLIS_CONFIG) return env.PORTCULLIS_CONFIG;
+  const systemdDir = env.CONFIGURATION_DIRECTORY?.split(':')[0];
+  return systemdDir ? `${systemdDir}/gateway.yaml` : 'config/gateway.yaml';
+}
+
+function parseWorkers(text: string, source: string): number | 'auto' {
+  if (text === 'auto') return 'auto';
+  if (!/^[1-9][0-9]{0,2}$/.test(text)) throw new UsageError(`${source}: must be a positive integer or "auto"`);
+  return Number(text);
+}
+
+function parseHostPort(text: string, source: string): { host: string; port: number } {
+  const match = /^(.+):([0-9]{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) throw new UsageError(`${source}: expected HOST:PORT`);
+  return { host: match[1] as string, port };
+}
+
+async function start(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      'state-dir': { type: 'string' },
+      workers: { type: 'string' },
+      'with-echo-upstream': { type: 'string' },
+    },
+    strict: true,
+  });
+  const env = process.env;
+  const logger = createLogger('primary', logLevelFromEnv(env));
+  const configPath = values.config ?? defaultConfigPath(env);
+  const loaded = await loadConfigFile(configPath, { addRoutes: env.PORTCULLIS_ADD_ROUTE });
+  if (!loaded.ok) {
+    for (const error of loaded.errors) process.stderr.write(`${configPath}: ${error}\n`);
+    return 1;
+  }
+  const workersText = values.workers ?? env.PORTCULLIS_WORKERS;
+  const gateway = new Gateway({
+    config: loaded.config,
+    stateDir: resolveStateDir(values['state-dir'], env),
+    workers:
+      workersText === undefined
+        ? undefined
+        : parseWorkers(workersText, values.workers !== undefined ? '--workers' : 'PORTCULLIS_WORKERS'),
+    echoUpstream:
+      values['with-echo-upstream'] === undefined
+        ? undefined
+        : parseHostPort(values['with-echo-upstream'], '--with-echo-upstream'),
+    logger,
+  });
+  logger.info({ config: configPath }, 'starting');
+  return gateway.run();
+}
+
+async function checkConfig(args: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args, options: {}, allowPositionals: true, strict: true });
+  const [file] = positionals;
+  if (file === undefined || positionals.length > 1) throw new UsageError('usage: portcullis check-config FILE');
+  const loaded = await loadConfigFile(file, { addRoutes: undefined });
+  if (loaded.ok) {
+    process.stdout.write(`${file}: ok\n`);
+    return 0;
+  }
+  for (const error of loaded.errors) process.stdout.write(`${error}\n`);
+  return 1;
+}
+
+function isUserError(error: unknown): boolean {
+  if (error instanceof UsageError) return true;
+  // node:util parseArgs reports unknown or malformed options with these codes.
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? '';
+  return code.startsWith('ERR_PARSE_ARGS_');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (isUserError(error)) {
+      process.stderr.write(`portcullis: ${(error as Error).message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`portcullis: unexpected failure: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,141 @@
+import { availableParallelism } from 'node:os';
+import type { Server } from 'node:http';
+import type { GatewayConfig } from '../shared/config/schema.js';
+import type { Logger } from '../shared/log.js';
+import { AdminServer } from './admin-server.js';
+import { startEchoUpstream } from './echo-upstream.js';
+import { findFreePort } from './free-port.js';
+import { ensureStateDir, loadOrCreateAdminToken } from './state-dir.js';
+import { WorkerSupervisor } from './supervisor.js';
+
+export interface GatewayOptions {
+  readonly config: GatewayConfig;
+  readonly stateDir: string;
+  /** Overrides `workers` from the config (`--workers` / `PORTCULLIS_WORKERS`). */
+  readonly workers: number | 'auto' | undefined;
+  /** `--with-echo-upstream HOST:PORT`: run the built-in demo upstream (npm start). */
+  readonly echoUpstream: { readonly host: string; readonly port: number } | undefined;
+  readonly logger: Logger;
+}
+
+/** The `ready` line of SPEC §2, printed once every worker listens. */
+interface ReadyLine {
+  event: 'ready';
+  http: number | null;
+  https: number | null;
+  admin: number | null;
+  metrics: number | null;
+  workers: number;
+  config_version: number;
+}
+
+/** Resolves `auto` to the number of CPUs this process may run on. */
+export function resolveWorkerCount(value: number | 'auto'): number {
+  return value === 'auto' ? availableParallelism() : value;
+}
+
+/**
+ * A running gateway: the primary's side of it (admin API, supervisor, signals).
+ * `run()` resolves with the process exit code once the gateway has stopped.
+ */
+export class Gateway {
+  private readonly supervisor: WorkerSupervisor;
+  private admin: AdminServer | undefined;
+  private echo: Server | undefined;
+  private configVersion = 1;
+  private config: GatewayConfig;
+  private stopping: Promise<number> | undefined;
+  private finished!: (code: number) => void;
+  private readonly workerCount: number;
+
+  constructor(private readonly options: GatewayOptions) {
+    this.config = options.config;
+    this.workerCount = resolveWorkerCount(options.workers ?? options.config.workers);
+    this.supervisor = new WorkerSupervisor({
+      count: this.workerCount,
+      cpuAffinity: options.config.cpu_affinity,
+      maxHeaderBytes: options.config.limits.max_header_bytes,
+      logger: options.logger,
+    });
+  }
+
+  async run(): Promise<number> {
+    const { logger, stateDir } = this.options;
+    const done = new Promise<number>((resolve) => (this.finished = resolve));
+    ensureStateDir(stateDir);
+    const adminToken = loadOrCreateAdminToken(stateDir);
+    if (this.options.echoUpstream !== undefined) {
+      const { host, port } = this.options.echoUpstream;
+      this.echo = await startEchoUpstream(host, port);
+      logger.info({ host, port }, 'built-in echo upstream listening');
+    }
+
+    this.config = await withResolvedPorts(this.config);
+    const listen = this.config.listen;
+    let adminPort: number | null = null;
+    if (listen.admin !== null) {
+      this.admin = new AdminServer(adminToken, this, logger);
+      adminPort = await this.admin.listen(listen.admin.host, listen.admin.port);
+    }
+    process.on('SIGTERM', () => void this.stop('SIGTERM'));
+    process.on('SIGINT', () => void this.stop('SIGINT'));
+
+    try {
+      await this.supervisor.start(this.configVersion, this.config);
+    } catch (error) {
+      logger.fatal({ err: error }, 'workers failed to start');
+      await this.supervisor.stop(0);
+      await this.closeListeners();
+      return 1;
+    }
+    const ready: ReadyLine = {
+      event: 'ready',
+      http: listen.http?.port ?? null,
+      https: null,
+      admin: adminPort,
+      metrics: null,
+      workers: this.workerCount,
+      config_version: this.configVersion,
+    };
+    process.stdout.write(`${JSON.stringify(ready)}\n`);
+    return done;
+  }
+
+  /** SIGTERM/SIGINT: stop accepting, let workers finish in-flight requests, exit 0. */
+  stop(reason: string): Promise<number> {
+    this.stopping ??= (async () => {
+      this.options.logger.info({ reason }, 'stopping: draining workers');
+      await this.supervisor.stop(this.config.shutdown_timeout_ms);
+      await this.closeListeners();
+      this.options.logger.info('stopped');
+      this.finished(0);
+      return 0;
+    })();
+    return this.stopping;
+  }
+
+  isReady(): boolean {
+    return this.stopping === undefined && this.supervisor.allListening();
+  }
+
+  status(): unknown {
+    return {
+      workers: this.supervisor.status(),
+      config_version: this.configVersion,
+      ready: this.isReady(),
+    };
+  }
+
+  private async closeListeners(): Promise<void> {
+    await this.admin?.close();
+    await new Promise<void>((resolve) => (this.echo ? this.echo.close(() => resolve()) : resolve()));
+  }
+}
+
+/** Replaces every port 0 of the worker listeners with a free port, shared by all workers. */
+async function withResolvedPorts(config: GatewayConfig): Promise<GatewayConfig> {
+  const http = config.listen.http;
+  if (http === null || http.port !== 0) return config;
+  const port = await findFreePort(http.host);
+  return { ...config, listen: { ...config.listen, http: { ...http, port } } };
+}

@@ -1,0 +1,217 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { GatewayConfig } from '../shared/config/schema.js';
+import { IpcChannel } from '../shared/ipc/channel.js';
+import type { PrimaryMessage, WorkerMessage } from '../shared/ipc/messages.js';
+import type { Logger } from '../shared/log.js';
+
+const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+
+/** First restart delay after a crash; doubles per consecutive crash up to the max. */
+const RESTART_BACKOFF_MIN_MS = 100;
+const RESTART_BACKOFF_MAX_MS = 10_000;
+/** A worker that stayed up this long is considered healthy again: its backoff resets. */
+const STABLE_AFTER_MS = 30_000;
+
+export type WorkerState = 'starting' | 'listening' | 'draining' | 'exited';
+
+/** What `/status` reports about one worker slot. */
+export interface WorkerStatus {
+  readonly id: number;
+  readonly pid: number | null;
+  readonly cpu: number | null;
+  readonly state: WorkerState;
+  readonly restarts: number;
+}
+
+export interface SupervisorOptions {
+  readonly count: number;
+  /** Pin worker i to CPU i mod ncpu with taskset (every thread of the process). */
+  readonly cpuAffinity: boolean;
+  readonly maxHeaderBytes: number;
+  readonly logger: Logger;
+  /** Called whenever a worker slot changes state (readiness, metrics). */
+  readonly onChange?: () => void;
+  /** Called when a crashed worker is replaced (restart counter). */
+  readonly onRestart?: () => void;
+}
+
+/** One worker slot: a process that is replaced when it dies. */
+class WorkerSlot {
+  process: ChildProcess | undefined;
+  channel: IpcChannel<WorkerMessage, PrimaryMessage> | undefined;
+  state: WorkerState = 'starting';
+  restarts = 0;
+  startedAt = 0;
+  backoffMs = RESTART_BACKOFF_MIN_MS;
+  appliedVersion = 0;
+  restartTimer: NodeJS.Timeout | undefined;
+  listeningWaiters: Array<(ok: boolean) => void> = [];
+
+  constructor(
+    readonly id: number,
+    readonly cpu: number | null,
+  ) {}
+}
+
+/**
+ * Spawns the workers, pins them to CPUs, feeds them the config over their
+ * msgpack pipes, and replaces one that dies (with exponential backoff, so a
+ * worker that crashes at start does not spin) while the others keep serving.
+ */
+export class WorkerSupervisor {
+  private readonly slots: WorkerSlot[];
+  private config: { version: number; config: GatewayConfig } | undefined;
+  private stopping = false;
+
+  constructor(private readonly options: SupervisorOptions) {
+    const cpus = availableParallelism();
+    this.slots = Array.from(
+      { length: options.count },
+      (_, id) => new WorkerSlot(id, options.cpuAffinity ? id % cpus : null),
+    );
+  }
+
+  /** Starts every worker with `config`; resolves when all listen, rejects if one cannot. */
+  async start(version: number, config: GatewayConfig): Promise<void> {
+    this.config = { version, config };
+    await Promise.all(
+      this.slots.map(
+        (slot) =>
+          new Promise<void>((resolve, reject) => {
+            slot.listeningWaiters.push((ok) =>
+              ok ? resolve() : reject(new Error(`worker ${slot.id} could not start listening`)),
+            );
+            this.spawn(slot);
+          }),
+      ),
+    );
+  }
+
+  /** Sends a new config to every live worker. */
+  broadcastConfig(version: number, config: GatewayConfig): void {
+    this.config = { version, config };
+    for (const slot of this.slots) slot.channel?.send({ type: 'config', version, config });
+  }
+
+  allListening(): boolean {
+    return this.slots.every((slot) => slot.state === 'listening');
+  }
+
+  status(): WorkerStatus[] {
+    return this.slots.map((slot) => ({
+      id: slot.id,
+      pid: slot.state === 'exited' ? null : (slot.process?.pid ?? null),
+      cpu: slot.cpu,
+      state: slot.state,
+      restarts: slot.restarts,
+    }));
+  }
+
+  /** Drains every worker (they finish in-flight requests) and waits for them to exit. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    const exits = this.slots.map((slot) => this.drainSlot(slot, timeoutMs));
+    await Promise.all(exits);
+  }
+
+  private drainSlot(slot: WorkerSlot, timeoutMs: number): Promise<void> {
+    clearTimeout(slot.restartTimer);
+    const child = slot.process;
+    if (child === undefined || slot.state === 'exited') return Promise.resolve();
+    slot.state = 'draining';
+    return new Promise((resolve) => {
+      // The worker gives up on in-flight requests at timeoutMs; this is the backstop.
+      const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 2000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      slot.channel?.send({ type: 'drain', timeoutMs });
+    });
+  }
+
+  private spawn(slot: WorkerSlot): void {
+    const { logger } = this.options;
+    const nodeArgs = [...process.execArgv, WORKER_ENTRY];
+    const [command, args] =
+      slot.cpu === null
+        ? [process.execPath, nodeArgs]
+        : // taskset starts node already pinned, so every thread node and uWS
+          // create later inherits the mask (pinning a running process would
+          // need `taskset -a` and race with thread creation).
+          ['taskset', ['-c', String(slot.cpu), process.execPath, ...nodeArgs]];
+    const child = spawn(command, args, {
+      stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+      env: {
+        ...process.env,
+        PORTCULLIS_WORKER_ID: String(slot.id),
+        // Read by uWS when it loads: the largest request head it accepts.
+        UWS_HTTP_MAX_HEADERS_SIZE: String(this.options.maxHeaderBytes),
+      },
+    });
+    slot.process = child;
+    slot.state = 'starting';
+    slot.startedAt = Date.now();
+    slot.channel = new IpcChannel<WorkerMessage, PrimaryMessage>(
+      child.stdio[3] as Duplex,
+      (message) => this.onWorkerMessage(slot, message),
+      () => {},
+    );
+    child.once('error', (error) => logger.error({ err: error, worker: slot.id }, 'cannot spawn worker'));
+    child.once('exit', (code, signal) => this.onExit(slot, child, code, signal));
+    if (this.config !== undefined) {
+      slot.channel.send({ type: 'config', version: this.config.version, config: this.config.config });
+    }
+  }
+
+  private onWorkerMessage(slot: WorkerSlot, message: WorkerMessage): void {
+    switch (message.type) {
+      case 'listening':
+        slot.state = 'listening';
+        this.resolveListening(slot, true);
+        this.options.onChange?.();
+        return;
+      case 'listen-failed':
+        this.options.logger.error({ worker: slot.id, reason: message.reason }, 'worker cannot listen');
+        this.resolveListening(slot, false);
+        return;
+      case 'config-applied':
+        slot.appliedVersion = message.version;
+        this.options.onChange?.();
+        return;
+    }
+  }
+
+  private resolveListening(slot: WorkerSlot, ok: boolean): void {
+    const waiters = slot.listeningWaiters;
+    slot.listeningWaiters = [];
+    for (const waiter of waiters) waiter(ok);
+  }
+
+  private onExit(slot: WorkerSlot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (slot.process !== child) return;
+    const wasStarting = slot.state === 'starting';
+    slot.state = 'exited';
+    slot.channel = undefined;
+    this.options.onChange?.();
+    if (this.stopping) return;
+    const { logger } = this.options;
+    logger.error({ worker: slot.id, pid: child.pid, code, signal }, 'worker exited; restarting it');
+    if (wasStarting && slot.listeningWaiters.length > 0) {
+      // Failing during the initial start is fatal for `start` rather than a restart loop.
+      this.resolveListening(slot, false);
+      return;
+    }
+    if (Date.now() - slot.startedAt > STABLE_AFTER_MS) slot.backoffMs = RESTART_BACKOFF_MIN_MS;
+    const delay = slot.backoffMs;
+    slot.backoffMs = Math.min(slot.backoffMs * 2, RESTART_BACKOFF_MAX_MS);
+    slot.restartTimer = setTimeout(() => {
+      slot.restarts++;
+      this.options.onRestart?.();
+      this.spawn(slot);
+    }, delay);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Worker process entry point. Spawned by the primary with a msgpack pipe on
+ * fd 3; serves HTTP with uWS on the ports the primary chose, and exits when
+ * told to drain or as soon as the primary's end of the pipe closes (a worker
+ * never outlives its primary, even after `kill -9` of the primary).
+ */
+import { Socket } from 'node:net';
+import { IpcChannel } from '../shared/ipc/channel.js';
+import type { PrimaryMessage, WorkerMessage } from '../shared/ipc/messages.js';
+import { createLogger, logLevelFromEnv } from '../shared/log.js';
+import type { GatewayConfig } from '../shared/config/schema.js';
+import { AccessLog } from './access-log.js';
+import { HttpListener } from './http/listener.js';
+import { compileRuntime, retireRuntime, type Runtime } from './runtime.js';
+
+const IPC_FD = 3;
+
+const workerId = process.env.PORTCULLIS_WORKER_ID ?? '0';
+const processName = `worker-${workerId}`;
+const logger = createLogger(processName, logLevelFromEnv());
+
+let runtime: Runtime | undefined;
+let listener: HttpListener | undefined;
+let accessLog: AccessLog | null | undefined;
+let draining = false;
+
+const channel = new IpcChannel<PrimaryMessage, WorkerMessage>(
+  new Socket({ fd: IPC_FD, readable: true, writable: true }),
+  (message) => {
+    onMessage(message).catch((error: unknown) => {
+      logger.fatal({ err: error }, 'worker failed to handle a message from the primary');
+      process.exit(1);
+    });
+  },
+  (error) => {
+    // The primary is gone (or the pipe broke): stop at once, so no orphan keeps the port.
+    if (!draining) {
+      if (error) logger.error({ err: error }, 'pipe to the primary failed');
+      process.exit(1);
+    }
+  },
+);
+
+async function onMessage(message: PrimaryMessage): Promise<void> {
+  switch (message.type) {
+    case 'config':
+      await applyConfig(message.version, message.config);
+      return;
+    case 'drain':
+      await drain(message.timeoutMs);
+      return;
+  }
+}
+
+async function applyConfig(version: number, config: GatewayConfig): Promise<void> {
+  accessLog ??= config.access_log === null ? null : new AccessLog(config.access_log, processName);
+  const previous = runtime;
+  runtime = compileRuntime(version, config, accessLog, logger);
+  if (listener === undefined) {
+    await listen(config);
+  }
+  channel.send({ type: 'config-applied', version });
+  if (previous !== undefined) {
+    // Requests that started on the previous runtime keep their pools until they finish.
+    retireRuntime(previous).catch((error: unknown) => logger.warn({ err: error }, 'closing old upstream pools failed'));
+  }
+}
+
+async function listen(config: GatewayConfig): Promise<void> {
+  const http = config.listen.http;
+  if (http === null) {
+    channel.send({ type: 'listening' });
+    return;
+  }
+  listener = new HttpListener(() => runtime as Runtime, 'http');
+  try {
+    await listener.listen(http.host, http.port);
+  } catch (error) {
+    channel.send({ type: 'listen-failed', reason: (error as Error).message });
+    process.exit(1);
+  }
+  logger.debug({ host: http.host, port: http.port }, 'listening');
+  channel.send({ type: 'listening' });
+}
+
+async function drain(timeoutMs: number): Promise<void> {
+  if (draining) return;
+  draining = true;
+  listener?.beginDrain();
+  const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+  await Promise.race([listener?.whenIdle() ?? Promise.resolve(), deadline]);
+  listener?.closeAll();
+  accessLog?.flushSync();
+  logger.debug('drained');
+  process.exit(0);
+}
+
+process.on('uncaughtException', (error) => {
+  logger.fatal({ err: error }, 'uncaught exception in worker');
+  accessLog?.flushSync();
+  process.exit(1);
+});

@@ -1,0 +1,85 @@
+import type { GatewayConfig, ServiceConfig } from '../shared/config/schema.js';
+import { buildErrorTable, type ErrorTable } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { compileAddressMatcher, type AddressMatcher } from '../shared/net/cidr.js';
+import type { AccessLog } from './access-log.js';
+import { compileChain, type CompiledChain } from './chain/index.js';
+import { UpstreamGroup } from './proxy/upstream-group.js';
+import { compileRouter, type Router } from './routing/router.js';
+
+/** A service compiled for the request path. */
+export interface CompiledService {
+  readonly id: string;
+  readonly chain: CompiledChain;
+  readonly upstream: UpstreamGroup;
+  /** Host header sent upstream; null = the target's own host. */
+  readonly upstreamHost: string | null;
+  readonly secretToken: string | null;
+  readonly responseTimeoutMs: number;
+  readonly errors: ErrorTable;
+  /** Whether this service's requests are written to the access log. */
+  readonly accessLog: boolean;
+}
+
+/**
+ * Everything a worker needs to serve one config version, compiled once when
+ * the config arrives: the router, each service's chain and upstream pools,
+ * error tables. Requests hold on to the runtime they started with, so a swap
+ * never changes a request halfway.
+ */
+export interface Runtime {
+  readonly version: number;
+  readonly router: Router;
+  readonly services: readonly CompiledService[];
+  readonly errors: ErrorTable;
+  readonly trustedProxies: AddressMatcher;
+  readonly limits: { readonly maxBodyBytes: number };
+  readonly accessLog: AccessLog | null;
+  readonly logger: Logger;
+}
+
+export function compileRuntime(
+  version: number,
+  config: GatewayConfig,
+  accessLog: AccessLog | null,
+  logger: Logger,
+): Runtime {
+  const errors = buildErrorTable(config.errors);
+  return {
+    version,
+    router: compileRouter(
+      config.services.map((s) => ({ id: s.id, hosts: s.hosts, path: s.path, stripPath: s.strip_path })),
+    ),
+    services: config.services.map((s) => compileService(s, config, logger)),
+    errors,
+    trustedProxies: compileAddressMatcher(config.trusted_proxies),
+    limits: { maxBodyBytes: config.limits.max_body_bytes },
+    accessLog,
+    logger,
+  };
+}
+
+function compileService(service: ServiceConfig, config: GatewayConfig, logger: Logger): CompiledService {
+  return {
+    id: service.id,
+    chain: compileChain(service.policies, {
+      id: service.id,
+      onEvent: (ctx, event) => logger.warn({ ...event, requestId: ctx.requestId, service: service.id }, 'policy event'),
+    }),
+    upstream: new UpstreamGroup({
+      targets: service.upstream.targets,
+      connectTimeoutMs: service.timeouts.connect_ms,
+      tls: service.upstream_tls,
+    }),
+    upstreamHost: service.upstream_host,
+    secretToken: service.secret_token,
+    responseTimeoutMs: service.timeouts.response_ms,
+    errors: buildErrorTable(config.errors, service.errors),
+    accessLog: true,
+  };
+}
+
+/** Releases a runtime that no request uses any more: closes its upstream pools. */
+export async function retireRuntime(runtime: Runtime): Promise<void> {
+  await Promise.all(runtime.services.map((s) => s.upstream.close()));
+}
