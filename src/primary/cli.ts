@@ -78,7 +78,8 @@ async function start(args: string[]): Promise<number> {
   const env = process.env;
   const logger = createLogger('primary', logLevelFromEnv(env));
   const configPath = values.config ?? defaultConfigPath(env);
-  const loaded = await loadConfigFile(configPath, { addRoutes: env.PORTCULLIS_ADD_ROUTE });
+  const load = () => loadConfigFile(configPath, { addRoutes: env.PORTCULLIS_ADD_ROUTE });
+  const loaded = await load();
   if (!loaded.ok) {
     for (const error of loaded.errors) process.stderr.write(`${configPath}: ${error}\n`);
     return 1;
@@ -95,6 +96,7 @@ async function start(args: string[]): Promise<number> {
       values['with-echo-upstream'] === undefined
         ? undefined
         : parseHostPort(values['with-echo-upstream'], '--with-echo-upstream'),
+    reloadConfig: load,
     logger,
   });
   logger.info({ config: configPath }, 'starting');

@@ -1,4 +1,6 @@
 import { availableParallelism } from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
+import type { ConfigResult } from '../shared/config/load.js';
 import type { Server } from 'node:http';
 import type { GatewayConfig } from '../shared/config/schema.js';
 import type { Logger } from '../shared/log.js';
@@ -15,8 +17,13 @@ export interface GatewayOptions {
   readonly workers: number | 'auto' | undefined;
   /** `--with-echo-upstream HOST:PORT`: run the built-in demo upstream (npm start). */
   readonly echoUpstream: { readonly host: string; readonly port: number } | undefined;
+  /** Reads and validates the config file again (SIGHUP). */
+  readonly reloadConfig: () => Promise<ConfigResult>;
   readonly logger: Logger;
 }
+
+/** Fields a reload cannot change: they shape the processes and sockets (SPEC §3). */
+const START_ONLY_FIELDS = ['listen', 'workers', 'cpu_affinity', 'counters'] as const;
 
 /** The `ready` line of SPEC §2, printed once every worker listens. */
 interface ReadyLine {
@@ -44,12 +51,15 @@ export class Gateway {
   private echo: Server | undefined;
   private configVersion = 1;
   private config: GatewayConfig;
+  /** The config as loaded at start, before ports were resolved: what reloads compare against. */
+  private readonly startConfig: GatewayConfig;
   private stopping: Promise<number> | undefined;
   private finished!: (code: number) => void;
   private readonly workerCount: number;
 
   constructor(private readonly options: GatewayOptions) {
     this.config = options.config;
+    this.startConfig = options.config;
     this.workerCount = resolveWorkerCount(options.workers ?? options.config.workers);
     this.supervisor = new WorkerSupervisor({
       count: this.workerCount,
@@ -79,6 +89,7 @@ export class Gateway {
     }
     process.on('SIGTERM', () => void this.stop('SIGTERM'));
     process.on('SIGINT', () => void this.stop('SIGINT'));
+    process.on('SIGHUP', () => void this.reload());
 
     try {
       await this.supervisor.start(this.configVersion, this.config);
@@ -112,6 +123,35 @@ export class Gateway {
       return 0;
     })();
     return this.stopping;
+  }
+
+  /**
+   * SIGHUP: re-reads the config file. An invalid file is logged with every
+   * error and the running config keeps serving; a valid one gets the next
+   * version and is sent to every worker, which swaps between requests.
+   */
+  async reload(): Promise<void> {
+    const { logger } = this.options;
+    const loaded = await this.options.reloadConfig();
+    if (!loaded.ok) {
+      logger.error({ errors: loaded.errors }, 'config reload rejected; the running config keeps serving');
+      return;
+    }
+    const ignored = START_ONLY_FIELDS.filter((field) => !isDeepStrictEqual(loaded.config[field], this.startConfig[field]));
+    if (ignored.length > 0) {
+      logger.warn({ fields: ignored }, 'these fields take effect at start only; the running values are kept');
+    }
+    const next: GatewayConfig = {
+      ...loaded.config,
+      listen: this.config.listen,
+      workers: this.config.workers,
+      cpu_affinity: this.config.cpu_affinity,
+      counters: this.config.counters,
+    };
+    this.configVersion++;
+    this.config = next;
+    this.supervisor.broadcastConfig(this.configVersion, next);
+    logger.info({ version: this.configVersion, source: 'sighup' }, 'config reloaded');
   }
 
   isReady(): boolean {

@@ -14,6 +14,8 @@ export const ERROR_CATALOG = {
   payload_too_large: { status: 413, message: 'Request body too large' },
   headers_too_large: { status: 431, message: 'Request header fields too large' },
   bad_request: { status: 400, message: 'Bad request' },
+  /** Not in SPEC §5's list: the client did not send its body within limits.request_timeout_ms. */
+  request_timeout: { status: 408, message: 'Request body not received in time' },
   upstream_unavailable: { status: 502, message: 'Upstream unavailable' },
   upstream_timeout: { status: 504, message: 'Upstream timed out' },
   internal: { status: 500, message: 'Internal gateway error' },

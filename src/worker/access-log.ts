@@ -41,7 +41,7 @@ export class AccessLog {
         base: { process: processName, type: 'access' },
         timestamp: pino.stdTimeFunctions.isoTime,
         // Every access line is the same level; the field would only add bytes.
-        formatters: { level: () => ({}) },
+        formatters: { level: (label) => ({ level: label }) },
       },
       destination,
     );

@@ -10,6 +10,7 @@ import type { PrimaryMessage, WorkerMessage } from '../shared/ipc/messages.js';
 import { createLogger, logLevelFromEnv } from '../shared/log.js';
 import type { GatewayConfig } from '../shared/config/schema.js';
 import { AccessLog } from './access-log.js';
+import { DeadlineSweeper } from './deadlines.js';
 import { HttpListener } from './http/listener.js';
 import { compileRuntime, retireRuntime, type Runtime } from './runtime.js';
 
@@ -23,6 +24,7 @@ let runtime: Runtime | undefined;
 let listener: HttpListener | undefined;
 let accessLog: AccessLog | null | undefined;
 let draining = false;
+const deadlines = new DeadlineSweeper();
 
 const channel = new IpcChannel<PrimaryMessage, WorkerMessage>(
   new Socket({ fd: IPC_FD, readable: true, writable: true }),
@@ -55,7 +57,7 @@ async function onMessage(message: PrimaryMessage): Promise<void> {
 async function applyConfig(version: number, config: GatewayConfig): Promise<void> {
   accessLog ??= config.access_log === null ? null : new AccessLog(config.access_log, processName);
   const previous = runtime;
-  runtime = compileRuntime(version, config, accessLog, logger);
+  runtime = compileRuntime(version, config, { accessLog, deadlines, logger });
   if (listener === undefined) {
     await listen(config);
   }

@@ -11,6 +11,7 @@ import { normalisePath } from './routing/normalise-path.js';
 import { UpstreamExchange, type ExchangeOwner, type UpstreamFailure } from './proxy/exchange.js';
 import type { UpstreamTarget } from './proxy/upstream-group.js';
 import type { PolicyFailure, RequestOutcome } from './chain/index.js';
+import type { Expirable } from './deadlines.js';
 import type { CompiledService, Runtime } from './runtime.js';
 
 /** What the listener copies out of uWS before anything else runs. */
@@ -141,8 +142,11 @@ function replyBare(
 }
 
 /** The life of one routed request: chain, body, upstream exchange, response phases, log. */
-class RequestFlow implements ExchangeOwner {
+class RequestFlow implements ExchangeOwner, Expirable {
+  readonly deadline: number;
   private chainRun: RequestOutcome | undefined = undefined;
+  /** The request body is still arriving from the client. */
+  private receivingBody = false;
   private exchange: UpstreamExchange | undefined = undefined;
   /** A body that can be sent again (none, or buffered) allows a retry on another target. */
   private body: Readable | Buffer | null = null;
@@ -156,7 +160,10 @@ class RequestFlow implements ExchangeOwner {
     private readonly client: ClientResponse,
     private readonly head: RequestHead,
     private readonly startedAt: number,
-  ) {}
+  ) {
+    this.deadline = startedAt + runtime.limits.requestTimeoutMs;
+    runtime.deadlines.track(this);
+  }
 
   runChain(): void {
     const outcome = this.service.chain.runRequest(this.ctx);
@@ -168,6 +175,7 @@ class RequestFlow implements ExchangeOwner {
   bufferBodyThenRun(readBody: BodyReader): void {
     const chunks: Buffer[] = [];
     let received = 0;
+    this.receivingBody = true;
     readBody((chunk, isLast) => {
       if (this.client.finished) return;
       received += chunk.length;
@@ -178,6 +186,7 @@ class RequestFlow implements ExchangeOwner {
       }
       chunks.push(chunk);
       if (!isLast) return;
+      this.receivingBody = false;
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
       this.ctx.body = body;
       this.body = body;
@@ -190,6 +199,7 @@ class RequestFlow implements ExchangeOwner {
     const stream = new Readable({ read: () => client.resumeReading() });
     this.body = stream;
     let received = 0;
+    this.receivingBody = true;
     readBody((chunk, isLast) => {
       received += chunk.length;
       if (received > this.runtime.limits.maxBodyBytes) {
@@ -201,9 +211,28 @@ class RequestFlow implements ExchangeOwner {
         return;
       }
       if (!stream.push(chunk)) client.pauseReading();
-      if (isLast) stream.push(null);
+      if (isLast) {
+        this.receivingBody = false;
+        stream.push(null);
+      }
     });
     this.runChain();
+  }
+
+  /** `limits.request_timeout_ms` passed before the exchange completed. */
+  expire(): void {
+    // Answer first: cancelling the upstream leg reports a failure of its own.
+    if (this.client.headSent) {
+      // Mid-response: only closing is left; the cancelled exchange logs it.
+      this.client.destroy();
+    } else if (this.receivingBody) {
+      this.client.closeConnectionAfter();
+      this.replyError('request_timeout');
+    } else {
+      this.replyError('upstream_timeout', 'timeout');
+    }
+    if (this.body instanceof Readable) this.body.destroy();
+    this.exchange?.cancel();
   }
 
   clientAborted(): void {
@@ -310,6 +339,7 @@ class RequestFlow implements ExchangeOwner {
   private log(status: number, error: string | undefined): void {
     if (this.logged) return;
     this.logged = true;
+    this.runtime.deadlines.untrack(this);
     if (!this.service.accessLog) return;
     this.runtime.accessLog?.write({
       requestId: this.ctx.requestId,

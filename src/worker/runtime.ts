@@ -3,6 +3,7 @@ import { buildErrorTable, type ErrorTable } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { compileAddressMatcher, type AddressMatcher } from '../shared/net/cidr.js';
 import type { AccessLog } from './access-log.js';
+import type { DeadlineSweeper } from './deadlines.js';
 import { compileChain, type CompiledChain } from './chain/index.js';
 import { UpstreamGroup } from './proxy/upstream-group.js';
 import { compileRouter, type Router } from './routing/router.js';
@@ -33,17 +34,22 @@ export interface Runtime {
   readonly services: readonly CompiledService[];
   readonly errors: ErrorTable;
   readonly trustedProxies: AddressMatcher;
-  readonly limits: { readonly maxBodyBytes: number };
+  readonly limits: { readonly maxBodyBytes: number; readonly requestTimeoutMs: number };
   readonly accessLog: AccessLog | null;
+  /** The worker's request-timeout sweeper (shared by every runtime of the worker). */
+  readonly deadlines: DeadlineSweeper;
   readonly logger: Logger;
 }
 
-export function compileRuntime(
-  version: number,
-  config: GatewayConfig,
-  accessLog: AccessLog | null,
-  logger: Logger,
-): Runtime {
+/** Per-worker facilities every runtime of the worker shares. */
+export interface WorkerFacilities {
+  readonly accessLog: AccessLog | null;
+  readonly deadlines: DeadlineSweeper;
+  readonly logger: Logger;
+}
+
+export function compileRuntime(version: number, config: GatewayConfig, facilities: WorkerFacilities): Runtime {
+  const { logger } = facilities;
   const errors = buildErrorTable(config.errors);
   return {
     version,
@@ -53,9 +59,8 @@ export function compileRuntime(
     services: config.services.map((s) => compileService(s, config, logger)),
     errors,
     trustedProxies: compileAddressMatcher(config.trusted_proxies),
-    limits: { maxBodyBytes: config.limits.max_body_bytes },
-    accessLog,
-    logger,
+    limits: { maxBodyBytes: config.limits.max_body_bytes, requestTimeoutMs: config.limits.request_timeout_ms },
+    ...facilities,
   };
 }
 

@@ -197,10 +197,19 @@ const limitsSchema = obj({
   max_body_bytes: z.int().min(0).default(10485760),
   /** Largest request head (request line + headers), in bytes; larger → 431 `headers_too_large`. */
   max_header_bytes: z.int().min(1).default(16384),
-  /** Longest time for a whole request/response exchange, in milliseconds. */
+  /**
+   * Longest time for a whole exchange, from the request head to the last
+   * response byte, in milliseconds. Past it: 408 `request_timeout` while the
+   * body is still arriving, 504 `upstream_timeout` while the upstream has not
+   * answered, the connection closed once the response has started.
+   */
   request_timeout_ms: z.int().min(1).default(30000),
-  /** Longest idle time of a client connection, in milliseconds; also bounds the wait for the rest of a request's headers. */
-  idle_timeout_ms: z.int().min(1).default(10000),
+  /**
+   * Longest idle time of a client connection, in milliseconds; also bounds the
+   * wait for the rest of a request's headers. uWS fixes it at 10 s in this
+   * release, so only the default is accepted.
+   */
+  idle_timeout_ms: gate('limits.idle_timeout_ms', z.int().min(1).default(10000)),
 });
 
 const countersSchema = obj({

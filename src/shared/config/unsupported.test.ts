@@ -107,6 +107,7 @@ describe('feature gate', () => {
       'services.*.credentials',
       'services.*.mapping_rules',
       'services.*.upstream.health_check',
+      'limits.idle_timeout_ms',
     ]);
   });
 });

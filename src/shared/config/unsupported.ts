@@ -42,6 +42,9 @@ export const UNSUPPORTED_FIELDS: readonly string[] = [
   'services.*.mapping_rules',
   // Active health checks of upstream targets (passive ejection is built).
   'services.*.upstream.health_check',
+  // uWS's HTTP idle timeout is a compile-time constant (10 s); only the
+  // default can be honoured.
+  'limits.idle_timeout_ms',
 ];
 
 /**

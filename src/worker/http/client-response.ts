@@ -43,6 +43,7 @@ export class ClientResponse {
   private stalledChunk: Buffer | undefined = undefined;
   private stalledOffset = 0;
   private drainWaiter: (() => void) | undefined = undefined;
+  private readingPaused = false;
 
   constructor(
     private readonly res: HttpResponse,
@@ -156,11 +157,17 @@ export class ClientResponse {
 
   /** Pauses reading the request body from the socket (backpressure from the upstream). */
   pauseReading(): void {
-    if (!this.finished) this.res.pause();
+    if (this.finished || this.readingPaused) return;
+    this.readingPaused = true;
+    this.res.pause();
   }
 
   resumeReading(): void {
-    if (!this.finished) this.res.resume();
+    // Only undo our own pause: resume() on a socket that is not paused stops
+    // uWS from noticing the client's disconnect (onAborted never fires).
+    if (this.finished || !this.readingPaused) return;
+    this.readingPaused = false;
+    this.res.resume();
   }
 
   private onWritable(offset: number): boolean {
