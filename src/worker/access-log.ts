@@ -40,7 +40,6 @@ export class AccessLog {
       {
         base: { process: processName, type: 'access' },
         timestamp: pino.stdTimeFunctions.isoTime,
-        // Every access line is the same level; the field would only add bytes.
         formatters: { level: (label) => ({ level: label }) },
       },
       destination,

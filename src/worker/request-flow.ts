@@ -210,10 +210,14 @@ class RequestFlow implements ExchangeOwner, Expirable {
         else client.destroy();
         return;
       }
-      if (!stream.push(chunk)) client.pauseReading();
       if (isLast) {
         this.receivingBody = false;
+        stream.push(chunk);
         stream.push(null);
+        // Nothing more to read: a pause now would never be undone.
+        client.resumeReading();
+      } else if (!stream.push(chunk)) {
+        client.pauseReading();
       }
     });
     this.runChain();

@@ -157,7 +157,7 @@ export class ClientResponse {
 
   /** Pauses reading the request body from the socket (backpressure from the upstream). */
   pauseReading(): void {
-    if (this.finished || this.readingPaused) return;
+    if (this.finished || this.headSent || this.readingPaused) return;
     this.readingPaused = true;
     this.res.pause();
   }
@@ -197,6 +197,13 @@ export class ClientResponse {
   private flushHead(): void {
     if (this.headSent) return;
     this.headSent = true;
+    // uWS's pause() stops the whole socket, writes included: once the
+    // response flows, the request body is no longer throttled (it stays
+    // bounded by max_body_bytes).
+    if (this.readingPaused) {
+      this.readingPaused = false;
+      this.res.resume();
+    }
     this.writeHead(this.pendingStatus, this.pendingFields ?? []);
     this.pendingFields = undefined;
   }
