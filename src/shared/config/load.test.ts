@@ -251,3 +251,19 @@ describe('config/gateway.yaml', () => {
     });
   });
 });
+
+describe('files the config names', () => {
+  it('refuses an upstream_tls file that cannot be read, naming the field', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-files-'));
+    const path = join(dir, 'tls.yaml');
+    await writeFile(
+      path,
+      'services:\n  - { id: s, upstream: "https://10.0.0.1", upstream_tls: { ca: /nonexistent/ca.pem } }\n',
+    );
+    expect(await loadConfigFile(path)).toEqual({
+      ok: false,
+      errors: ['services.0.upstream_tls.ca: no such file: /nonexistent/ca.pem'],
+    });
+    await rm(dir, { recursive: true, force: true });
+  });
+});

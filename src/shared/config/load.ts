@@ -4,6 +4,7 @@ import { parseDocument, type YAMLError } from 'yaml';
 import { checkUpstreamUrl } from './fields.js';
 import { configErrorMap, formatIssues } from './issues.js';
 import { type GatewayConfig, gatewayConfigSchema, SERVICE_ID_RE } from './schema.js';
+import { unreadableReferencedFiles } from './referenced-files.js';
 
 /**
  * Reading and validating configurations (SPEC §3): one way in for the file
@@ -201,7 +202,9 @@ export async function loadConfigFile(path: string, options: LoadOptions = {}): P
     fileServices = Array.isArray(services) ? services.length : 0;
     raw = merged.raw;
   }
-  const result = validateConfig(raw);
+  const validated = validateConfig(raw);
+  const fileErrors = validated.ok ? unreadableReferencedFiles(validated.config) : [];
+  const result: ConfigResult = fileErrors.length > 0 ? { ok: false, errors: fileErrors } : validated;
   if (result.ok || added.length === 0) return result;
   return {
     ok: false,
