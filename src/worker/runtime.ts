@@ -5,6 +5,7 @@ import { compileAddressMatcher, type AddressMatcher } from '../shared/net/cidr.j
 import type { AccessLog } from './access-log.js';
 import type { DeadlineSweeper } from './deadlines.js';
 import { compileChain, type CompiledChain } from './chain/index.js';
+import { errorReplyFor } from './error-reply.js';
 import { UpstreamGroup } from './proxy/upstream-group.js';
 import { compileRouter, type Router } from './routing/router.js';
 
@@ -65,11 +66,13 @@ export function compileRuntime(version: number, config: GatewayConfig, facilitie
 }
 
 function compileService(service: ServiceConfig, config: GatewayConfig, logger: Logger): CompiledService {
+  const errors = buildErrorTable(config.errors, service.errors);
   return {
     id: service.id,
     chain: compileChain(service.policies, {
       id: service.id,
       onEvent: (ctx, event) => logger.warn({ ...event, requestId: ctx.requestId, service: service.id }, 'policy event'),
+      errorReply: errorReplyFor(errors),
     }),
     upstream: new UpstreamGroup({
       targets: service.upstream.targets,
@@ -79,7 +82,7 @@ function compileService(service: ServiceConfig, config: GatewayConfig, logger: L
     upstreamHost: service.upstream_host,
     secretToken: service.secret_token,
     responseTimeoutMs: service.timeouts.response_ms,
-    errors: buildErrorTable(config.errors, service.errors),
+    errors,
     accessLog: true,
   };
 }

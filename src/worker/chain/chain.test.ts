@@ -4,6 +4,7 @@ import type { LocalReply, RequestContext, ResponseHead } from '../context.js';
 import { HeaderList } from '../http/header-list.js';
 import { ChainConfigError, compileChain, type RequestOutcome } from './chain.js';
 import { definePolicy, type PolicyDefinition, type PolicyInstance, type PolicyRegistry } from './types.js';
+import { testService } from './policy-service.testing.js';
 
 function makeCtx(): RequestContext {
   return {
@@ -110,7 +111,7 @@ function registryWith(trace: string[]): PolicyRegistry {
 function build(trace: string[], configs: Array<z.input<typeof stepSchema>>) {
   return compileChain(
     configs.map((configuration) => ({ name: 'step', configuration })),
-    { id: 'svc' },
+    testService('svc'),
     registryWith(trace),
   );
 }
@@ -251,7 +252,7 @@ describe('compileChain composition', () => {
   });
 
   it('an empty chain proceeds and has no response phase', () => {
-    const chain = compileChain([], { id: 'svc' });
+    const chain = compileChain([], testService('svc'));
     expect(chain.runRequest(makeCtx())).toEqual({ kind: 'proceed' });
     expect(chain.hasResponsePhases).toBe(false);
     expect(chain.needsBody).toBe(false);
@@ -266,7 +267,7 @@ describe('compileChain composition', () => {
           { name: 'rate_limit', configuration: {} },
           { name: 'step', configuration: { id: 3 } },
         ],
-        { id: 'svc' },
+        testService('svc'),
         registryWith(trace),
       );
     expect(attempt).toThrow(ChainConfigError);
@@ -286,7 +287,7 @@ describe('compileChain composition', () => {
         { name: 'headers', configuration: { response: [{ op: 'set', header: 'X-A', value: '1' }] } },
         { name: 'echo', configuration: { exit: 'request' } },
       ],
-      { id: 'svc' },
+      testService('svc'),
     );
     expect(chain.policies).toEqual(['headers', 'echo']);
     expect(chain.needsBody).toBe(true);

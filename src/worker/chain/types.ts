@@ -8,6 +8,7 @@
  * @module
  */
 import type * as z from 'zod';
+import type { ErrorCode } from '../../shared/errors.js';
 import type { LocalReply, RequestContext, ResponseHead } from '../context.js';
 
 /** What a request phase returns: a local reply ends the request phase, `undefined` continues. */
@@ -74,6 +75,14 @@ export interface PolicyService {
    * are dropped when absent.
    */
   readonly onEvent?: (ctx: RequestContext, event: PolicyEvent) => void;
+  /**
+   * Renders a gateway error of the catalog as a local reply, with the
+   * service's `errors` overrides applied (JSON body with the request id, or
+   * the configured fixed body). `extraFields` are flat lower-case header
+   * name/value pairs added to the reply (e.g. `www-authenticate`).
+   * Provided by the runtime; a policy never formats error bodies itself.
+   */
+  readonly errorReply: (code: ErrorCode, ctx: RequestContext, extraFields?: readonly string[]) => LocalReply;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { LocalReply, RequestContext } from '../../context.js';
 import { HeaderList } from '../../http/header-list.js';
 import { compileChain } from '../../chain/chain.js';
 import { echoPolicy, echoSchema, type EchoBody } from './index.js';
+import { testService } from '../../chain/policy-service.testing.js';
 
 function makeCtx(overrides: Partial<RequestContext> = {}): RequestContext {
   return {
@@ -31,7 +32,7 @@ const parse = (reply: LocalReply): EchoBody => JSON.parse(String(reply.body)) as
 
 describe('echo policy', () => {
   it('exit: request answers in the request phase with the request as JSON', () => {
-    const instance = echoPolicy.create(echoSchema.parse({ exit: 'request' }), { id: 'svc' });
+    const instance = echoPolicy.create(echoSchema.parse({ exit: 'request' }), testService('svc'));
     expect(instance.needsBody).toBe(true);
     expect(instance.onContent).toBeUndefined();
     const reply = instance.onRequest?.(makeCtx()) as LocalReply;
@@ -49,7 +50,7 @@ describe('echo policy', () => {
   });
 
   it('keeps __proto__ as data and never echoes x-portcullis-* headers', () => {
-    const reply = echoPolicy.create(echoSchema.parse({ exit: 'request' }), { id: 'svc' }).onRequest?.(makeCtx()) as LocalReply;
+    const reply = echoPolicy.create(echoSchema.parse({ exit: 'request' }), testService('svc')).onRequest?.(makeCtx()) as LocalReply;
     const raw = String(reply.body);
     expect(raw).toContain('"__proto__":"p"');
     expect(raw).not.toContain('s3cret');
@@ -57,13 +58,13 @@ describe('echo policy', () => {
 
   it('without body or query gives empty body and args', () => {
     const reply = echoPolicy
-      .create(echoSchema.parse({ exit: 'request' }), { id: 'svc' })
+      .create(echoSchema.parse({ exit: 'request' }), testService('svc'))
       .onRequest?.(makeCtx({ body: undefined, query: '' })) as LocalReply;
     expect(parse(reply)).toMatchObject({ args: {}, body: '' });
   });
 
   it('uses the configured status', () => {
-    const reply = echoPolicy.create(echoSchema.parse({ status: 404, exit: 'request' }), { id: 'svc' }).onRequest?.(makeCtx()) as LocalReply;
+    const reply = echoPolicy.create(echoSchema.parse({ status: 404, exit: 'request' }), testService('svc')).onRequest?.(makeCtx()) as LocalReply;
     expect(reply.status).toBe(404);
   });
 
@@ -73,7 +74,7 @@ describe('echo policy', () => {
         { name: 'echo', configuration: { exit: 'request' } },
         { name: 'headers', configuration: { request: [{ op: 'set', header: 'X-Late', value: '1' }] } },
       ],
-      { id: 'svc' },
+      testService('svc'),
     );
     const ctx = makeCtx();
     const outcome = chain.runRequest(ctx);
@@ -88,7 +89,7 @@ describe('echo policy', () => {
           { name: 'echo', configuration: { exit, status: 202 } },
           { name: 'headers', configuration: { request: [{ op: 'set', header: 'X-Late', value: '1' }] } },
         ],
-        { id: 'svc' },
+        testService('svc'),
       );
       const outcome = chain.runRequest(makeCtx());
       expect(outcome).toMatchObject({ kind: 'reply', policy: 'echo', reached: 2, reply: { status: 202 } });

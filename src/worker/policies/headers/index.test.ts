@@ -3,6 +3,7 @@ import type { RequestContext, ResponseHead } from '../../context.js';
 import { HeaderList } from '../../http/header-list.js';
 import type { PolicyEvent, PolicyService } from '../../chain/types.js';
 import { headersPolicy, headersSchema } from './index.js';
+import { testService } from '../../chain/policy-service.testing.js';
 
 function makeCtx(fields: string[] = []): RequestContext {
   return {
@@ -20,7 +21,7 @@ function makeCtx(fields: string[] = []): RequestContext {
   };
 }
 
-function create(configuration: unknown, service: PolicyService = { id: 'core-data' }) {
+function create(configuration: unknown, service: PolicyService = testService('core-data')) {
   return headersPolicy.create(headersSchema.parse(configuration), service);
 }
 
@@ -133,7 +134,7 @@ describe('headers policy: values from client input', () => {
         ],
       },
       ['x-in', 'a\r\nInjected: yes', 'x-echo', 'old'],
-      { id: 'core-data', onEvent },
+      testService('core-data', { onEvent }),
     );
     expect(ctx.headers.get('x-echo')).toBe('old');
     expect(ctx.headers.has('x-echo2')).toBe(false);
@@ -164,7 +165,7 @@ describe('headers policy: values from client input', () => {
     const ctx = runRequest(
       { request: [op('set', 'X-A', '{{ headers.constructor }}', 'liquid')] },
       ['x-a', 'client-value'],
-      { id: 'core-data', onEvent },
+      testService('core-data', { onEvent }),
     );
     expect(ctx.headers.has('x-a')).toBe(false);
     expect(onEvent).toHaveBeenCalledWith(ctx, expect.objectContaining({ code: 'template_render_failed' }));
