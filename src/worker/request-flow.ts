@@ -3,7 +3,7 @@ import type { RequestContext, ResponseHead } from './context.js';
 import { type ErrorCode, renderError } from '../shared/errors.js';
 import { HeaderList } from './http/header-list.js';
 import type { ClientResponse } from './http/client-response.js';
-import { inspectRequestHead, isRejected, type RequestHead } from './http/request-head.js';
+import { fieldText, inspectRequestHead, isRejected, type RequestHead, type ResponseField } from './http/request-head.js';
 import { acceptRequestId } from './http/request-id.js';
 import { propagateTraceContext } from './http/trace-context.js';
 import { forwardedForValue, resolveClientAddress } from './http/forwarded.js';
@@ -162,7 +162,21 @@ class RequestFlow implements ExchangeOwner, Expirable {
     private readonly startedAt: number,
   ) {
     this.deadline = startedAt + runtime.limits.requestTimeoutMs;
-    runtime.deadlines.track(this);
+  }
+
+  /**
+   * The body starts arriving: bound it by `request_timeout_ms`. Only requests
+   * with a body are tracked (the upstream leg has its own timeouts), so the
+   * common bodiless request costs the sweeper nothing.
+   */
+  private startReceivingBody(): void {
+    this.receivingBody = true;
+    this.runtime.deadlines.track(this);
+  }
+
+  private bodyReceived(): void {
+    this.receivingBody = false;
+    this.runtime.deadlines.untrack(this);
   }
 
   runChain(): void {
@@ -175,7 +189,7 @@ class RequestFlow implements ExchangeOwner, Expirable {
   bufferBodyThenRun(readBody: BodyReader): void {
     const chunks: Buffer[] = [];
     let received = 0;
-    this.receivingBody = true;
+    this.startReceivingBody();
     readBody((chunk, isLast) => {
       if (this.client.finished) return;
       received += chunk.length;
@@ -186,7 +200,7 @@ class RequestFlow implements ExchangeOwner, Expirable {
       }
       chunks.push(chunk);
       if (!isLast) return;
-      this.receivingBody = false;
+      this.bodyReceived();
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
       this.ctx.body = body;
       this.body = body;
@@ -199,7 +213,7 @@ class RequestFlow implements ExchangeOwner, Expirable {
     const stream = new Readable({ read: () => client.resumeReading() });
     this.body = stream;
     let received = 0;
-    this.receivingBody = true;
+    this.startReceivingBody();
     readBody((chunk, isLast) => {
       received += chunk.length;
       if (received > this.runtime.limits.maxBodyBytes) {
@@ -211,7 +225,7 @@ class RequestFlow implements ExchangeOwner, Expirable {
         return;
       }
       if (isLast) {
-        this.receivingBody = false;
+        this.bodyReceived();
         stream.push(chunk);
         stream.push(null);
         // Nothing more to read: a pause now would never be undone.
@@ -223,17 +237,16 @@ class RequestFlow implements ExchangeOwner, Expirable {
     this.runChain();
   }
 
-  /** `limits.request_timeout_ms` passed before the exchange completed. */
+  /** `limits.request_timeout_ms` passed while the body was still arriving. */
   expire(): void {
+    if (!this.receivingBody) return;
+    this.receivingBody = false;
     // Answer first: cancelling the upstream leg reports a failure of its own.
     if (this.client.headSent) {
-      // Mid-response: only closing is left; the cancelled exchange logs it.
       this.client.destroy();
-    } else if (this.receivingBody) {
+    } else {
       this.client.closeConnectionAfter();
       this.replyError('request_timeout');
-    } else {
-      this.replyError('upstream_timeout', 'timeout');
     }
     if (this.body instanceof Readable) this.body.destroy();
     this.exchange?.cancel();
@@ -245,11 +258,15 @@ class RequestFlow implements ExchangeOwner, Expirable {
     this.log(CLIENT_CLOSED_STATUS, 'client_closed');
   }
 
-  onUpstreamHead(status: number, fields: string[]): string[] {
+  onUpstreamHead(status: number, fields: ResponseField[]): readonly ResponseField[] {
     fields.push('x-request-id', this.ctx.requestId);
     const outcome = this.chainRun;
     if (outcome === undefined || !this.service.chain.hasResponsePhases) return fields;
-    const head: ResponseHead = { status, headers: new HeaderList(fields) };
+    // Response phases work on strings: decode the upstream's fields only now.
+    const head: ResponseHead = { status, headers: new HeaderList(fields.map(fieldText)) };
+    for (let i = 0; i < head.headers.fields.length; i += 2) {
+      head.headers.fields[i] = (head.headers.fields[i] as string).toLowerCase();
+    }
     this.runResponsePhases(head, outcome);
     return head.headers.fields;
   }
@@ -296,7 +313,6 @@ class RequestFlow implements ExchangeOwner, Expirable {
     const exchange = new UpstreamExchange(this, this.client, this.service.upstream, target);
     this.exchange = exchange;
     const ctx = this.ctx;
-    const timeout = this.service.responseTimeoutMs;
     try {
       target.pool.dispatch(
         {
@@ -304,8 +320,6 @@ class RequestFlow implements ExchangeOwner, Expirable {
           method: ctx.method,
           headers: ctx.headers.fields,
           body: this.body,
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
         },
         exchange,
       );
@@ -343,7 +357,7 @@ class RequestFlow implements ExchangeOwner, Expirable {
   private log(status: number, error: string | undefined): void {
     if (this.logged) return;
     this.logged = true;
-    this.runtime.deadlines.untrack(this);
+    if (this.receivingBody) this.bodyReceived();
     if (!this.service.accessLog) return;
     this.runtime.accessLog?.write({
       requestId: this.ctx.requestId,

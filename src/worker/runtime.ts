@@ -17,7 +17,6 @@ export interface CompiledService {
   /** Host header sent upstream; null = the target's own host. */
   readonly upstreamHost: string | null;
   readonly secretToken: string | null;
-  readonly responseTimeoutMs: number;
   readonly errors: ErrorTable;
   /** Whether this service's requests are written to the access log. */
   readonly accessLog: boolean;
@@ -77,11 +76,11 @@ function compileService(service: ServiceConfig, config: GatewayConfig, logger: L
     upstream: new UpstreamGroup({
       targets: service.upstream.targets,
       connectTimeoutMs: service.timeouts.connect_ms,
+      responseTimeoutMs: service.timeouts.response_ms,
       tls: service.upstream_tls,
     }),
     upstreamHost: service.upstream_host,
     secretToken: service.secret_token,
-    responseTimeoutMs: service.timeouts.response_ms,
     errors,
     accessLog: true,
   };

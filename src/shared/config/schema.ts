@@ -198,10 +198,10 @@ const limitsSchema = obj({
   /** Largest request head (request line + headers), in bytes; larger → 431 `headers_too_large`. */
   max_header_bytes: z.int().min(1).default(16384),
   /**
-   * Longest time for a whole exchange, from the request head to the last
-   * response byte, in milliseconds. Past it: 408 `request_timeout` while the
-   * body is still arriving, 504 `upstream_timeout` while the upstream has not
-   * answered, the connection closed once the response has started.
+   * Longest time, in milliseconds, from the request head to the last byte of
+   * the request body. Past it: 408 `request_timeout` (the connection closed
+   * once the response has started). Waiting for the upstream is bounded by
+   * each service's `timeouts.response_ms`.
    */
   request_timeout_ms: z.int().min(1).default(30000),
   /**

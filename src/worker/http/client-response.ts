@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from 'uWebSockets.js';
+import type { ResponseField } from './request-head.js';
 
 /** "200 OK"-style status lines, built once: uWS wants the code and reason as one string. */
 const STATUS_LINES: string[] = [];
@@ -37,7 +38,7 @@ export class ClientResponse {
 
   private knownLength = -1;
   private pendingStatus = 0;
-  private pendingFields: readonly string[] | undefined = undefined;
+  private pendingFields: readonly ResponseField[] | undefined = undefined;
   private bodiless = false;
   /** For tryEnd under backpressure: the chunk not yet accepted and the write offset it started at. */
   private stalledChunk: Buffer | undefined = undefined;
@@ -80,7 +81,7 @@ export class ClientResponse {
    * chunk or the end, so a small response leaves in one corked write (one
    * syscall) instead of two. `contentLength` -1 = unknown (chunked).
    */
-  startStream(status: number, fields: readonly string[], contentLength: number): void {
+  startStream(status: number, fields: readonly ResponseField[], contentLength: number): void {
     this.pendingStatus = status;
     this.pendingFields = fields;
     this.knownLength = contentLength;
@@ -208,9 +209,9 @@ export class ClientResponse {
     this.pendingFields = undefined;
   }
 
-  private writeHead(status: number, fields: readonly string[]): void {
+  private writeHead(status: number, fields: readonly ResponseField[]): void {
     const res = this.res;
     res.writeStatus(statusLine(status));
-    for (let i = 0; i < fields.length; i += 2) res.writeHeader(fields[i] as string, fields[i + 1] as string);
+    for (let i = 0; i < fields.length; i += 2) res.writeHeader(fields[i] as ResponseField, fields[i + 1] as ResponseField);
   }
 }

@@ -164,34 +164,52 @@ export function isRejected(head: RequestHead | RejectedHead): head is RejectedHe
   return 'rejected' in head;
 }
 
+/** A response header name or value: upstream bytes passed through untouched, or a string the gateway set. */
+export type ResponseField = string | Buffer;
+
+/** Response fields the gateway handles itself: hop-by-hop, framing (uWS writes it) and Date (uWS writes it). */
+const RESPONSE_SPECIAL = new Set([...HOP_BY_HOP, 'content-length', 'date']);
+const RESPONSE_SPECIAL_LENGTHS = new Set([...RESPONSE_SPECIAL].map((name) => name.length));
+
 /**
- * Filters an upstream response's raw headers for the client: hop-by-hop fields,
- * the ones named in its Connection header, and the framing and Date fields uWS
- * writes itself are dropped. Names come back lower-cased.
+ * Filters an upstream response's raw headers for the client: hop-by-hop
+ * fields, the ones named in its Connection header, and the framing and Date
+ * fields uWS writes itself are dropped. Names and values stay the upstream's
+ * Buffers (uWS writes Buffers as they are): only a name whose length matches
+ * a special field is decoded to be compared, so the common response costs no
+ * string per header.
  */
-export function responseFieldsForClient(raw: readonly Buffer[]): { fields: string[]; contentLength: number } {
+export function responseFieldsForClient(raw: readonly Buffer[]): { fields: ResponseField[]; contentLength: number } {
   let connectionTokens: string[] | undefined;
   let contentLength = -1;
-  const fields: string[] = [];
+  const fields: ResponseField[] = [];
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
-    const value = (raw[i + 1] as Buffer).toString('latin1');
-    if (name === 'connection') {
-      for (const token of value.split(',')) (connectionTokens ??= []).push(token.trim().toLowerCase());
-      continue;
+    const name = raw[i] as Buffer;
+    const value = raw[i + 1] as Buffer;
+    if (RESPONSE_SPECIAL_LENGTHS.has(name.length)) {
+      const lower = name.toString('latin1').toLowerCase();
+      if (RESPONSE_SPECIAL.has(lower)) {
+        if (lower === 'connection') {
+          for (const token of value.toString('latin1').split(',')) (connectionTokens ??= []).push(token.trim().toLowerCase());
+        } else if (lower === 'content-length') {
+          const text = value.toString('latin1');
+          if (DIGITS_ONLY.test(text)) contentLength = Number(text);
+        }
+        continue;
+      }
     }
-    if (name === 'content-length') {
-      if (DIGITS_ONLY.test(value)) contentLength = Number(value);
-      continue;
-    }
-    if (HOP_BY_HOP.has(name) || name === 'date') continue;
     fields.push(name, value);
   }
   if (connectionTokens !== undefined) {
     const drop = connectionTokens;
     for (let i = fields.length - 2; i >= 0; i -= 2) {
-      if (drop.includes(fields[i] as string)) fields.splice(i, 2);
+      if (drop.includes(fieldText(fields[i] as ResponseField).toLowerCase())) fields.splice(i, 2);
     }
   }
   return { fields, contentLength };
+}
+
+/** A response field as text (for policies, which see a HeaderList of strings). */
+export function fieldText(field: ResponseField): string {
+  return typeof field === 'string' ? field : field.toString('latin1');
 }

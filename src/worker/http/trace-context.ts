@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { randomHex } from './random-hex.js';
 
 /**
  * W3C Trace Context Level 1 (https://www.w3.org/TR/trace-context/) at the
@@ -36,28 +36,6 @@ export const NEW_TRACE_FLAGS = '01';
 
 const DASH = 0x2d;
 const VERSION_00_LENGTH = 55;
-
-const POOL_BYTES = 4096;
-const poolBuffer = Buffer.allocUnsafe(POOL_BYTES);
-/** Hex of `poolBuffer`; ids are sliced from it, each byte used once. */
-let hexPool = '';
-let hexPosition = 0;
-
-/**
- * `chars` random lower-case hex characters. One `randomFillSync` of 4 KiB
- * serves 256 new traces (48 hex characters each) instead of a getrandom()
- * call per request; the slice is a V8 sliced string (no copy).
- */
-function randomHex(chars: number): string {
-  if (hexPosition + chars > hexPool.length) {
-    randomFillSync(poolBuffer);
-    hexPool = poolBuffer.toString('hex');
-    hexPosition = 0;
-  }
-  const s = hexPool.slice(hexPosition, hexPosition + chars);
-  hexPosition += chars;
-  return s;
-}
 
 const ZERO_SPAN_ID = '0000000000000000';
 const ZERO_TRACE_ID = '00000000000000000000000000000000';

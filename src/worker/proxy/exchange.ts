@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { ClientResponse } from '../http/client-response.js';
-import { responseFieldsForClient } from '../http/request-head.js';
+import { responseFieldsForClient, type ResponseField } from '../http/request-head.js';
 import type { UpstreamGroup, UpstreamTarget } from './upstream-group.js';
 
 /** Why an upstream exchange failed, as metrics and the error catalog see it. */
@@ -9,7 +9,7 @@ export type UpstreamFailure = 'connect' | 'timeout' | 'reset';
 /** What the request flow does at the two points where the upstream leg hands back control. */
 export interface ExchangeOwner {
   /** The upstream answered: apply response phases; returns the fields to send. */
-  onUpstreamHead(status: number, fields: string[]): string[];
+  onUpstreamHead(status: number, fields: ResponseField[]): readonly ResponseField[];
   /** The exchange is over: the response was completed, failed or the client left. */
   onExchangeDone(status: number, failure: UpstreamFailure | undefined): void;
   /** The upstream failed before any byte reached the client: answer with a gateway error. */

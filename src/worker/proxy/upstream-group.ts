@@ -17,6 +17,8 @@ export interface UpstreamTlsOptions {
 export interface UpstreamGroupOptions {
   readonly targets: readonly string[];
   readonly connectTimeoutMs: number;
+  /** Longest wait for the response head, and for each body chunk after it. */
+  readonly responseTimeoutMs: number;
   readonly tls: UpstreamTlsOptions;
 }
 
@@ -37,6 +39,9 @@ export class UpstreamTarget {
     this.pool = new Pool(url.origin, {
       connections: CONNECTIONS_PER_TARGET,
       pipelining: 1,
+      // Set once on the pool rather than per dispatch: the same for every request of the service.
+      headersTimeout: options.responseTimeoutMs,
+      bodyTimeout: options.responseTimeoutMs,
       connect: {
         timeout: options.connectTimeoutMs,
         ...(url.protocol === 'https:' ? tlsConnectOptions(options.tls) : {}),
