@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,29 @@ const RESTART_BACKOFF_MIN_MS = 100;
 const RESTART_BACKOFF_MAX_MS = 10_000;
 /** A worker that stayed up this long is considered healthy again: its backoff resets. */
 const STABLE_AFTER_MS = 30_000;
+/** How long a config broadcast waits for every worker to acknowledge it. */
+const CONFIG_ACK_TIMEOUT_MS = 10_000;
+
+/**
+ * The CPUs this process may run on, ascending (Linux `Cpus_allowed_list`).
+ * Workers are pinned to these rather than to 0..n-1: under `taskset`, a
+ * container's `--cpuset-cpus` or systemd's `CPUAffinity=`, CPU 0 may not be
+ * ours, and pinning to a CPU outside a cgroup's cpuset fails outright.
+ */
+export function allowedCpus(statusFile = '/proc/self/status'): number[] {
+  try {
+    const line = /^Cpus_allowed_list:\s*(.+)$/m.exec(readFileSync(statusFile, 'utf8'))?.[1] ?? '';
+    const cpus: number[] = [];
+    for (const range of line.trim().split(',')) {
+      const [from, to = from] = range.split('-').map(Number) as [number, number?];
+      for (let cpu = from; cpu <= to; cpu++) cpus.push(cpu);
+    }
+    if (cpus.length > 0 && cpus.every(Number.isInteger)) return cpus;
+  } catch {
+    // Not Linux, or /proc not mounted: fall back to the CPU count.
+  }
+  return Array.from({ length: availableParallelism() }, (_, i) => i);
+}
 
 export type WorkerState = 'starting' | 'listening' | 'draining' | 'exited';
 
@@ -28,9 +52,14 @@ export interface WorkerStatus {
 
 export interface SupervisorOptions {
   readonly count: number;
-  /** Pin worker i to CPU i mod ncpu with taskset (every thread of the process). */
+  /**
+   * Pin worker i to CPU i mod ncpu with taskset (every thread of the process),
+   * counting only the CPUs the primary may run on (see {@link allowedCpus}).
+   */
   readonly cpuAffinity: boolean;
   readonly maxHeaderBytes: number;
+  /** The state directory; workers open its store read-only. */
+  readonly stateDir: string;
   readonly logger: Logger;
   /** Called whenever a worker slot changes state (readiness, metrics). */
   readonly onChange?: () => void;
@@ -48,6 +77,8 @@ class WorkerSlot {
   backoffMs = RESTART_BACKOFF_MIN_MS;
   appliedVersion = 0;
   restartTimer: NodeJS.Timeout | undefined;
+  /** Why the current process cannot serve (listen or spawn failure), for the start error. */
+  failure: string | undefined;
   listeningWaiters: Array<(ok: boolean) => void> = [];
 
   constructor(
@@ -65,12 +96,14 @@ export class WorkerSupervisor {
   private readonly slots: WorkerSlot[];
   private config: { version: number; config: GatewayConfig } | undefined;
   private stopping = false;
+  /** Re-checked whenever a worker acknowledges a config or exits. */
+  private appliedWaiters: Array<() => void> = [];
 
   constructor(private readonly options: SupervisorOptions) {
-    const cpus = availableParallelism();
+    const cpus = options.cpuAffinity ? allowedCpus() : [];
     this.slots = Array.from(
       { length: options.count },
-      (_, id) => new WorkerSlot(id, options.cpuAffinity ? id % cpus : null),
+      (_, id) => new WorkerSlot(id, options.cpuAffinity ? (cpus[id % cpus.length] as number) : null),
     );
   }
 
@@ -82,7 +115,7 @@ export class WorkerSupervisor {
         (slot) =>
           new Promise<void>((resolve, reject) => {
             slot.listeningWaiters.push((ok) =>
-              ok ? resolve() : reject(new Error(`worker ${slot.id} could not start listening`)),
+              ok ? resolve() : reject(new Error(`worker ${slot.id}: ${slot.failure ?? 'exited before listening'}`)),
             );
             this.spawn(slot);
           }),
@@ -90,10 +123,30 @@ export class WorkerSupervisor {
     );
   }
 
-  /** Sends a new config to every live worker. */
-  broadcastConfig(version: number, config: GatewayConfig): void {
+  /**
+   * Sends a new config to every live worker (a worker started later gets it
+   * too). Resolves once each running worker has acknowledged it, so a caller
+   * that reports the version knows every worker serves it; a worker that does
+   * not answer in time is logged, not waited for forever.
+   */
+  async broadcastConfig(version: number, config: GatewayConfig): Promise<void> {
     this.config = { version, config };
     for (const slot of this.slots) slot.channel?.send({ type: 'config', version, config });
+    let timer: NodeJS.Timeout | undefined;
+    const applied = new Promise<boolean>((resolve) => {
+      const check = (): void => {
+        if (this.slots.every((slot) => slot.channel === undefined || slot.appliedVersion >= version)) {
+          resolve(true);
+        } else {
+          this.appliedWaiters.push(check);
+        }
+      };
+      check();
+    });
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CONFIG_ACK_TIMEOUT_MS)));
+    const ok = await Promise.race([applied, timedOut]);
+    clearTimeout(timer);
+    if (!ok) this.options.logger.warn({ version }, 'not every worker acknowledged the config in time');
   }
 
   allListening(): boolean {
@@ -150,6 +203,7 @@ export class WorkerSupervisor {
         PORTCULLIS_WORKER_ID: String(slot.id),
         // Read by uWS when it loads: the largest request head it accepts.
         UWS_HTTP_MAX_HEADERS_SIZE: String(this.options.maxHeaderBytes),
+        PORTCULLIS_STATE_DIR: this.options.stateDir,
       },
     });
     slot.process = child;
@@ -160,7 +214,17 @@ export class WorkerSupervisor {
       (message) => this.onWorkerMessage(slot, message),
       () => {},
     );
-    child.once('error', (error) => logger.error({ err: error, worker: slot.id }, 'cannot spawn worker'));
+    slot.failure = undefined;
+    child.once('error', (error) => {
+      // A spawn failure (taskset or node missing, EAGAIN) emits 'error' and
+      // never 'exit': without handling it as an exit, `start` would wait for
+      // this worker forever and SIGTERM could not stop the primary.
+      if (child.pid !== undefined) return;
+      slot.failure = `cannot start ${command}: ${(error as NodeJS.ErrnoException).code ?? error.message}`;
+      if (slot.cpu !== null) slot.failure += ' (taskset is needed for cpu_affinity: install util-linux, or set cpu_affinity: false)';
+      logger.error({ worker: slot.id, reason: slot.failure }, 'cannot spawn worker');
+      this.onExit(slot, child, null, null);
+    });
     child.once('exit', (code, signal) => this.onExit(slot, child, code, signal));
     if (this.config !== undefined) {
       slot.channel.send({ type: 'config', version: this.config.version, config: this.config.config });
@@ -175,14 +239,22 @@ export class WorkerSupervisor {
         this.options.onChange?.();
         return;
       case 'listen-failed':
+        slot.failure = message.reason;
         this.options.logger.error({ worker: slot.id, reason: message.reason }, 'worker cannot listen');
         this.resolveListening(slot, false);
         return;
       case 'config-applied':
         slot.appliedVersion = message.version;
+        this.recheckApplied();
         this.options.onChange?.();
         return;
     }
+  }
+
+  private recheckApplied(): void {
+    const waiters = this.appliedWaiters;
+    this.appliedWaiters = [];
+    for (const waiter of waiters) waiter();
   }
 
   private resolveListening(slot: WorkerSlot, ok: boolean): void {
@@ -192,10 +264,12 @@ export class WorkerSupervisor {
   }
 
   private onExit(slot: WorkerSlot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (slot.process !== child) return;
+    if (slot.process !== child || slot.state === 'exited') return;
     const wasStarting = slot.state === 'starting';
     slot.state = 'exited';
     slot.channel = undefined;
+    slot.appliedVersion = 0;
+    this.recheckApplied();
     this.options.onChange?.();
     if (this.stopping) return;
     const { logger } = this.options;

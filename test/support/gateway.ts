@@ -34,9 +34,16 @@ export interface RunningGateway {
 }
 
 export interface StartOptions {
-  workers?: number;
+  /** `--workers` value; `null` leaves the flag out (config or PORTCULLIS_WORKERS decides). Default 2. */
+  workers?: number | 'auto' | null;
   env?: Record<string, string>;
   args?: string[];
+  /** Use this state directory (kept after stop) instead of a fresh one. */
+  stateDir?: string;
+  /** Run the CLI under this command prefix, e.g. `['taskset', '-c', '1']`. */
+  prefix?: string[];
+  /** Own process group (pgid = pid), as a shell gives a foreground job: for signals sent to the group. */
+  detached?: boolean;
 }
 
 /** Base config for tests: ports 0, no access log noise unless asked. */
@@ -61,18 +68,38 @@ export function writeTempConfig(config: unknown, dir = mkdtempSync(join(tmpdir()
 export async function startGateway(config: unknown, options: StartOptions = {}): Promise<RunningGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-test-'));
   const configPath = writeTempConfig(config, dir);
-  const stateDir = join(dir, 'state');
+  const stateDir = options.stateDir ?? join(dir, 'state');
+  const workers = options.workers === undefined ? 2 : options.workers;
+  const [command, ...prefixArgs] = [...(options.prefix ?? []), process.execPath];
   const child = spawn(
-    process.execPath,
-    [BIN, 'start', '--config', configPath, '--state-dir', stateDir, '--workers', String(options.workers ?? 2), ...(options.args ?? [])],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PORTCULLIS_LOG_LEVEL: 'info', ...options.env } },
+    command as string,
+    [
+      ...prefixArgs,
+      BIN,
+      'start',
+      '--config',
+      configPath,
+      '--state-dir',
+      stateDir,
+      ...(workers === null ? [] : ['--workers', String(workers)]),
+      ...(options.args ?? []),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PORTCULLIS_LOG_LEVEL: 'info', ...options.env },
+      detached: options.detached ?? false,
+    },
   );
   const stdout: string[] = [];
   const stderr: string[] = [];
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
   createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
   const ready = await new Promise<ReadyLine>((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway not ready in 20 s\n${stderr.join('\n')}\n${stdout.join('\n')}`)), 20_000);
+    const timer = setTimeout(() => {
+      // Never leave a gateway behind a failed test; its workers follow the primary.
+      child.kill('SIGKILL');
+      reject(new Error(`gateway not ready in 20 s\n${stderr.join('\n')}\n${stdout.join('\n')}`));
+    }, 20_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       stdout.push(line);
       if (line.includes('"event":"ready"')) {
