@@ -1,6 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../shared/log.js';
+import type { Store } from '../shared/store/store.js';
+import { AdminBodyError, isStoreAdminPath, storeAdminRoute, type AdminReply } from './commands/admin-routes.js';
 
 /** What the admin API reads from the running gateway. */
 export interface AdminView {
@@ -11,6 +13,8 @@ export interface AdminView {
 }
 
 const PROBE_PATHS = new Set(['/status/live', '/status/ready']);
+/** Largest JSON body of `/users` and `/keys`. */
+const MAX_ADMIN_BODY_BYTES = 64 * 1024;
 
 /**
  * The admin API (SPEC §6) on the primary. Low-traffic and off the request
@@ -25,6 +29,8 @@ export class AdminServer {
     adminToken: string,
     private readonly view: AdminView,
     private readonly logger: Logger,
+    /** The store, for `/users` and `/keys` (absent: those paths answer 404). */
+    private readonly store?: Store,
   ) {
     this.expectedAuth = Buffer.from(`Bearer ${adminToken}`);
     this.server = createServer((req, res) => this.route(req, res));
@@ -65,10 +71,29 @@ export class AdminServer {
     }
     try {
       if (path === '/status' && method === 'GET') return sendJson(res, 200, this.view.status());
+      if (this.store !== undefined && isStoreAdminPath(path)) {
+        void this.storeRequest(this.store, req, res, method, path);
+        return;
+      }
       sendJson(res, 404, { error: 'not_found', message: `no admin endpoint ${method} ${path}` });
     } catch (error) {
       this.logger.error({ err: error, path }, 'admin request failed');
       sendJson(res, 500, { error: 'internal', message: 'admin request failed' });
+    }
+  }
+
+  /** `/users` and `/keys` (commands/admin-routes.ts). Bodies (passwords) are never logged. */
+  private async storeRequest(store: Store, req: IncomingMessage, res: ServerResponse, method: string, path: string): Promise<void> {
+    try {
+      const reply: AdminReply = await storeAdminRoute(store, method, path, () => readJsonBody(req));
+      if (reply.allow !== undefined) res.setHeader('allow', reply.allow);
+      sendJson(res, reply.status, reply.body);
+    } catch (error) {
+      this.logger.error({ err: error, method, path: path.startsWith('/keys/') ? '/keys/…' : path }, 'admin request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'admin request failed' });
+    } finally {
+      // Whatever the client still sends is not read.
+      if (!req.complete) req.resume();
     }
   }
 
@@ -77,6 +102,37 @@ export class AdminServer {
     const given = Buffer.from(header);
     return given.length === this.expectedAuth.length && timingSafeEqual(given, this.expectedAuth);
   }
+}
+
+/** Reads a JSON body of at most {@link MAX_ADMIN_BODY_BYTES}. */
+function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_ADMIN_BODY_BYTES) return Promise.reject(new AdminBodyError(413, `the body is limited to ${MAX_ADMIN_BODY_BYTES} bytes`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_ADMIN_BODY_BYTES) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new AdminBodyError(413, `the body is limited to ${MAX_ADMIN_BODY_BYTES} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => {
+      if (size > MAX_ADMIN_BODY_BYTES) return;
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim() === '') return reject(new AdminBodyError(400, 'a JSON body is required'));
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new AdminBodyError(400, 'the body is not valid JSON'));
+      }
+    });
+    req.once('error', (error) => reject(new AdminBodyError(400, `cannot read the body: ${error.message}`)));
+  });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -6,22 +6,22 @@
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../shared/config/load.js';
 import { createLogger, logLevelFromEnv } from '../shared/log.js';
-import { Gateway } from './gateway.js';
+import { isStoreError } from '../shared/store/errors.js';
+import { defaultConfigPath, STORE_COMMANDS, STORE_USAGE, UsageError } from './commands/index.js';
+import { Gateway, GatewayStartError } from './gateway.js';
 import { resolveStateDir } from './state-dir.js';
-
-/** An error whose message is meant for the user as is. */
-class UsageError extends Error {}
 
 const USAGE = `usage: portcullis <command> [options]
 
   start [--config F] [--state-dir D] [--workers N|auto]   run the gateway in the foreground
   check-config F                                          validate a config file
+${STORE_USAGE.map((line) => `  ${line}`).join('\n')}
 
 Environment: PORTCULLIS_CONFIG, PORTCULLIS_STATE_DIR, PORTCULLIS_WORKERS,
 PORTCULLIS_LOG_LEVEL, PORTCULLIS_ADD_ROUTE.`;
 
 /** Commands of SPEC §2 that later releases add; named so the error is precise. */
-const NOT_YET_AVAILABLE = new Set(['user', 'token', 'identity', 'key', 'usage', 'workers', 'cert', 'config', 'bench']);
+const NOT_YET_AVAILABLE = new Set(['usage', 'workers', 'cert', 'config', 'bench']);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -36,19 +36,17 @@ async function main(argv: string[]): Promise<number> {
     case '-h':
       process.stdout.write(`${USAGE}\n`);
       return command === undefined ? 1 : 0;
-    default:
+    default: {
+      const storeCommand = STORE_COMMANDS[command];
+      if (storeCommand !== undefined) {
+        return storeCommand(rest, { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+      }
       if (NOT_YET_AVAILABLE.has(command)) {
         throw new UsageError(`command "${command}" is not available in this release`);
       }
       throw new UsageError(`unknown command "${command}" (see portcullis --help)`);
+    }
   }
-}
-
-/** Default config path: `PORTCULLIS_CONFIG`, systemd's configuration directory, or ./config. */
-function defaultConfigPath(env: NodeJS.ProcessEnv): string {
-  if (env.PORTCULLIS_CONFIG) return env.PORTCULLIS_CONFIG;
-  const systemdDir = env.CONFIGURATION_DIRECTORY?.split(':')[0];
-  return systemdDir ? `${systemdDir}/gateway.yaml` : 'config/gateway.yaml';
 }
 
 function parseWorkers(text: string, source: string): number | 'auto' {
@@ -76,7 +74,14 @@ async function start(args: string[]): Promise<number> {
     strict: true,
   });
   const env = process.env;
-  const logger = createLogger('primary', logLevelFromEnv(env));
+  let level: string;
+  try {
+    level = logLevelFromEnv(env);
+  } catch (error) {
+    // A bad environment variable is a user error: one line, no stack trace.
+    throw new UsageError((error as Error).message);
+  }
+  const logger = createLogger('primary', level);
   const configPath = values.config ?? defaultConfigPath(env);
   const load = () => loadConfigFile(configPath, { addRoutes: env.PORTCULLIS_ADD_ROUTE });
   const loaded = await load();
@@ -100,7 +105,13 @@ async function start(args: string[]): Promise<number> {
     logger,
   });
   logger.info({ config: configPath }, 'starting');
-  return gateway.run();
+  try {
+    return await gateway.run();
+  } catch (error) {
+    if (!(error instanceof GatewayStartError)) throw error;
+    process.stderr.write(`portcullis: ${error.message}\n`);
+    return 1;
+  }
 }
 
 async function checkConfig(args: string[]): Promise<number> {
@@ -126,6 +137,12 @@ function isUserError(error: unknown): boolean {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    // Store problems and refused input (unknown user, corrupt store, …): one line, exit 1;
+    // malformed input (bad name, missing option): exit 2 like other usage errors.
+    if (isStoreError(error)) {
+      process.stderr.write(`portcullis: ${error.message}\n`);
+      process.exit(error.code === 'invalid_input' ? 2 : 1);
+    }
     if (isUserError(error)) {
       process.stderr.write(`portcullis: ${(error as Error).message}\n`);
       process.exit(2);

@@ -104,12 +104,12 @@ describe('loadConfigFile', () => {
 
   it('merges PORTCULLIS_ADD_ROUTE routes and names them in errors', async () => {
     const path = await file('edgex.yaml', 'services:\n  - { id: core-data, path: /core-data, upstream: "http://edgex-core-data:59880" }\n');
-    // This release does not build the jwt policy the added routes require, so
-    // the config is refused rather than served without authentication.
-    expect(await loadConfigFile(path, { addRoutes: 'app-x.http://edgex-app-x:56789' })).toEqual({
-      ok: false,
-      errors: ['services.1.policies.0.name: policy "jwt" is not supported yet (route "app-x" from PORTCULLIS_ADD_ROUTE)'],
-    });
+    // Added routes are protected by the jwt policy with the built-in issuer.
+    const r = await loadConfigFile(path, { addRoutes: 'app-x.http://edgex-app-x:56789' });
+    expect(r.ok && r.config.services.map((s) => [s.id, s.policies])).toEqual([
+      ['core-data', []],
+      ['app-x', [{ name: 'jwt', configuration: { issuers: [{ issuer: 'builtin' }], required_claims: [], clock_skew_s: 60, forward_claims_header: null } }]],
+    ]);
   });
 
   it('reports a bad PORTCULLIS_ADD_ROUTE before reading the schema', async () => {

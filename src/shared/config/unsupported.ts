@@ -26,8 +26,6 @@ export const UNSUPPORTED_FIELDS: readonly string[] = [
   'listen.metrics',
   // TLS termination: certificates, SNI, versions, ciphers.
   'tls',
-  // Built-in token issuer (login, JWKS).
-  'identity',
   // Shared-memory limiter table (used by rate_limit and plan_limits).
   'counters',
   // Redis-backed global counters.
@@ -36,8 +34,6 @@ export const UNSUPPORTED_FIELDS: readonly string[] = [
   'control_plane.url',
   // X-Portcullis-Debug response headers.
   'debug.token',
-  // API-key and app_id/app_key credential locations (api_key policy).
-  'services.*.credentials',
   // Mapping rules (metrics, no_match).
   'services.*.mapping_rules',
   // Active health checks of upstream targets (passive ejection is built).
@@ -50,15 +46,11 @@ export const UNSUPPORTED_FIELDS: readonly string[] = [
 /**
  * Policies whose name the schema knows (SPEC §5) but that this release does not
  * build: a chain naming one is rejected with
- * `services.N.policies.M.name: policy "jwt" is not supported yet`.
- * Built in this release: `headers`, `echo`.
+ * `services.N.policies.M.name: policy "rate_limit" is not supported yet`.
+ * Built in this release: `headers`, `echo`, `api_key`, `anonymous`,
+ * `token_introspection`, `jwt`, `role_check`.
  */
 export const UNSUPPORTED_POLICIES: readonly string[] = [
-  'jwt',
-  'api_key',
-  'anonymous',
-  'token_introspection',
-  'role_check',
   'rate_limit',
   'plan_limits',
   'cors',
