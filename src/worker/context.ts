@@ -33,7 +33,25 @@ export interface RequestContext {
   jwt: Readonly<Record<string, unknown>> | undefined;
   /** Application id of the caller's credentials, once known (templates: `credentials.app_id`). */
   appId: string | undefined;
+  /**
+   * Plan of the application in {@link appId} as the store records it (`null`:
+   * the application has no plan). Set together with `appId` by `api_key`;
+   * read by `plan_limits`. Absent until then.
+   */
+  appPlan?: string | null;
+  /**
+   * Default credentials set by the `anonymous` policy (APIcast's
+   * `context.extracted_credentials`): `api_key` checks them when the request
+   * carries no credentials of its own. They are never added to the request,
+   * so the upstream sees exactly what the client sent.
+   */
+  defaultCredentials?: DefaultCredentials;
 }
+
+/** API-key credentials supplied by a policy (see {@link RequestContext.defaultCredentials}). */
+export type DefaultCredentials =
+  | { readonly userKey: string }
+  | { readonly appId: string; readonly appKey: string };
 
 /** A response produced by the gateway itself instead of the upstream. */
 export interface LocalReply {

@@ -10,8 +10,10 @@ import type { PrimaryMessage, WorkerMessage } from '../shared/ipc/messages.js';
 import { createLogger, logLevelFromEnv } from '../shared/log.js';
 import type { GatewayConfig } from '../shared/config/schema.js';
 import { AccessLog } from './access-log.js';
+import { JwksRegistry } from './auth/jwks-registry.js';
 import { DeadlineSweeper } from './deadlines.js';
 import { HttpListener } from './http/listener.js';
+import { openWorkerAuth } from './identity/index.js';
 import { compileRuntime, retireRuntime, type Runtime } from './runtime.js';
 
 const IPC_FD = 3;
@@ -24,12 +26,23 @@ let runtime: Runtime | undefined;
 let listener: HttpListener | undefined;
 let accessLog: AccessLog | null | undefined;
 let draining = false;
+let inbox: Promise<void> = Promise.resolve();
+let accessLogTarget: string | null | undefined;
 const deadlines = new DeadlineSweeper();
+const jwks = new JwksRegistry();
+const workerAuth = await openWorkerAuth({ stateDir: process.env.PORTCULLIS_STATE_DIR as string, logger }).catch(
+  (error: unknown) => {
+    logger.fatal({ err: error }, 'cannot open the store');
+    process.exit(1);
+  },
+);
 
 const channel = new IpcChannel<PrimaryMessage, WorkerMessage>(
   new Socket({ fd: IPC_FD, readable: true, writable: true }),
   (message) => {
-    onMessage(message).catch((error: unknown) => {
+    // One message at a time, in order: a drain must not overtake the config
+    // that opens the listener.
+    inbox = inbox.then(() => onMessage(message)).catch((error: unknown) => {
       logger.fatal({ err: error }, 'worker failed to handle a message from the primary');
       process.exit(1);
     });
@@ -55,9 +68,31 @@ async function onMessage(message: PrimaryMessage): Promise<void> {
 }
 
 async function applyConfig(version: number, config: GatewayConfig): Promise<void> {
-  accessLog ??= config.access_log === null ? null : new AccessLog(config.access_log, processName);
+  if (config.access_log !== accessLogTarget) {
+    accessLog?.flushSync();
+    accessLog = config.access_log === null ? null : new AccessLog(config.access_log, processName);
+    accessLogTarget = config.access_log;
+  }
   const previous = runtime;
-  runtime = compileRuntime(version, config, { accessLog, deadlines, logger });
+  try {
+    runtime = compileRuntime(version, config, {
+      accessLog: accessLog ?? null,
+      deadlines,
+      logger,
+      jwks,
+      auth: workerAuth.facilities(config.identity),
+      identity: workerAuth.endpoints(config.identity),
+    });
+  } catch (error) {
+    // The primary validated the config, so this is a chain a factory refused
+    // (e.g. a facility this worker lacks): keep serving the previous version.
+    logger.error({ err: error, version }, 'cannot compile config; keeping the running one');
+    if (previous === undefined) {
+      channel.send({ type: 'listen-failed', reason: `cannot compile config: ${(error as Error).message}` });
+      process.exit(1);
+    }
+    return;
+  }
   if (listener === undefined) {
     await listen(config);
   }
@@ -96,6 +131,11 @@ async function drain(timeoutMs: number): Promise<void> {
   logger.debug('drained');
   process.exit(0);
 }
+
+// The primary drives shutdown (drain message, or the pipe closing): a signal
+// sent to the whole process group (Ctrl-C) must not cut in-flight requests.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
 
 process.on('uncaughtException', (error) => {
   logger.fatal({ err: error }, 'uncaught exception in worker');

@@ -12,6 +12,7 @@ import { UpstreamExchange, type ExchangeOwner, type UpstreamFailure } from './pr
 import type { UpstreamTarget } from './proxy/upstream-group.js';
 import type { PolicyFailure, RequestOutcome } from './chain/index.js';
 import type { Expirable } from './deadlines.js';
+import { serveIdentity } from './serve-identity.js';
 import type { CompiledService, Runtime } from './runtime.js';
 
 /** What the listener copies out of uWS before anything else runs. */
@@ -63,6 +64,11 @@ export function handleRequest(
   const path = normalisePath(incoming.url);
   if (path === null) {
     replyBare(runtime, client, 'bad_request', requestId, incoming, startedAt, 'invalid path');
+    return;
+  }
+  const identityRoute = runtime.identity.match(incoming.method, path);
+  if (identityRoute !== undefined) {
+    serveIdentity(runtime, identityRoute, incoming, head, client, readBody, requestId, startedAt);
     return;
   }
   const match = runtime.router.match(head.host, path);

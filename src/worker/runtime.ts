@@ -3,7 +3,10 @@ import { buildErrorTable, type ErrorTable } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { compileAddressMatcher, type AddressMatcher } from '../shared/net/cidr.js';
 import type { AccessLog } from './access-log.js';
+import type { AuthFacilities } from './auth/facilities.js';
+import type { JwksRegistry } from './auth/jwks-registry.js';
 import type { DeadlineSweeper } from './deadlines.js';
+import type { IdentityEndpoints } from './identity/index.js';
 import { compileChain, type CompiledChain } from './chain/index.js';
 import { errorReplyFor } from './error-reply.js';
 import { UpstreamGroup } from './proxy/upstream-group.js';
@@ -28,17 +31,13 @@ export interface CompiledService {
  * error tables. Requests hold on to the runtime they started with, so a swap
  * never changes a request halfway.
  */
-export interface Runtime {
+export interface Runtime extends WorkerFacilities {
   readonly version: number;
   readonly router: Router;
   readonly services: readonly CompiledService[];
   readonly errors: ErrorTable;
   readonly trustedProxies: AddressMatcher;
   readonly limits: { readonly maxBodyBytes: number; readonly requestTimeoutMs: number };
-  readonly accessLog: AccessLog | null;
-  /** The worker's request-timeout sweeper (shared by every runtime of the worker). */
-  readonly deadlines: DeadlineSweeper;
-  readonly logger: Logger;
 }
 
 /** Per-worker facilities every runtime of the worker shares. */
@@ -46,6 +45,12 @@ export interface WorkerFacilities {
   readonly accessLog: AccessLog | null;
   readonly deadlines: DeadlineSweeper;
   readonly logger: Logger;
+  /** JWKS caches and verified tokens: outlive config versions so a reload keeps them. */
+  readonly jwks: JwksRegistry;
+  /** Store-backed lookups (api keys, built-in identity). */
+  readonly auth: AuthFacilities;
+  /** The built-in identity's login and JWKS endpoints, served before routing. */
+  readonly identity: IdentityEndpoints;
 }
 
 export function compileRuntime(version: number, config: GatewayConfig, facilities: WorkerFacilities): Runtime {
@@ -56,7 +61,7 @@ export function compileRuntime(version: number, config: GatewayConfig, facilitie
     router: compileRouter(
       config.services.map((s) => ({ id: s.id, hosts: s.hosts, path: s.path, stripPath: s.strip_path })),
     ),
-    services: config.services.map((s) => compileService(s, config, logger)),
+    services: config.services.map((s) => compileService(s, config, facilities)),
     errors,
     trustedProxies: compileAddressMatcher(config.trusted_proxies),
     limits: { maxBodyBytes: config.limits.max_body_bytes, requestTimeoutMs: config.limits.request_timeout_ms },
@@ -64,7 +69,8 @@ export function compileRuntime(version: number, config: GatewayConfig, facilitie
   };
 }
 
-function compileService(service: ServiceConfig, config: GatewayConfig, logger: Logger): CompiledService {
+function compileService(service: ServiceConfig, config: GatewayConfig, facilities: WorkerFacilities): CompiledService {
+  const { logger } = facilities;
   const errors = buildErrorTable(config.errors, service.errors);
   return {
     id: service.id,
@@ -72,6 +78,9 @@ function compileService(service: ServiceConfig, config: GatewayConfig, logger: L
       id: service.id,
       onEvent: (ctx, event) => logger.warn({ ...event, requestId: ctx.requestId, service: service.id }, 'policy event'),
       errorReply: errorReplyFor(errors),
+      credentials: service.credentials,
+      jwks: facilities.jwks,
+      auth: facilities.auth,
     }),
     upstream: new UpstreamGroup({
       targets: service.upstream.targets,

@@ -8,7 +8,10 @@
  * @module
  */
 import type * as z from 'zod';
+import type { CredentialsConfig } from '../../shared/config/schema.js';
 import type { ErrorCode } from '../../shared/errors.js';
+import type { AuthFacilities } from '../auth/facilities.js';
+import type { JwksRegistry } from '../auth/jwks-registry.js';
 import type { LocalReply, RequestContext, ResponseHead } from '../context.js';
 
 /** What a request phase returns: a local reply ends the request phase, `undefined` continues. */
@@ -59,8 +62,11 @@ export interface PolicyEvent {
    * - `header_value_rejected`: a computed header value held CR, LF, NUL or
    *   another character not allowed in a field value (RFC 9110 §5.5); the
    *   operation was skipped.
+   * - `introspection_unavailable`: the token introspection endpoint could not
+   *   give a verdict (network error, timeout, 5xx, a non-RFC 7662 answer);
+   *   the request was decided by the policy's `caching` mode.
    */
-  readonly code: 'template_render_failed' | 'header_value_rejected';
+  readonly code: 'template_render_failed' | 'header_value_rejected' | 'introspection_unavailable';
   /** Short human-readable detail (the header name, the template error). */
   readonly detail: string;
 }
@@ -83,6 +89,26 @@ export interface PolicyService {
    * Provided by the runtime; a policy never formats error bodies itself.
    */
   readonly errorReply: (code: ErrorCode, ctx: RequestContext, extraFields?: readonly string[]) => LocalReply;
+  /**
+   * The service's `credentials` (SPEC §3: location and names of API-key
+   * credentials), as validated by the config schema. Required by `api_key`,
+   * whose factory refuses to build without it.
+   */
+  readonly credentials?: CredentialsConfig;
+  /**
+   * The worker's authentication facilities (store lookups, built-in
+   * identity), shared by every chain of the worker. Required by `api_key`
+   * and `jwt` (issuer `builtin`), whose factories refuse to build without it.
+   */
+  readonly auth?: AuthFacilities;
+  /**
+   * The worker's JWKS caches (one per `jwks_uri`, one for the built-in
+   * identity) and verified-token cache: created once per worker, shared by
+   * every service and every config version, so keys and cached tokens
+   * survive a reload. Required by `jwt`, whose factory refuses to build
+   * without it. See `src/worker/auth/jwks-registry.ts`.
+   */
+  readonly jwks?: JwksRegistry;
 }
 
 /**

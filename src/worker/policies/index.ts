@@ -6,14 +6,29 @@
  * @module
  */
 import type { PolicyDefinition, PolicyRegistry } from '../chain/types.js';
+import { anonymousPolicy } from './anonymous/index.js';
+import { apiKeyPolicy } from './api_key/index.js';
 import { echoPolicy } from './echo/index.js';
 import { headersPolicy } from './headers/index.js';
+import { jwtPolicy } from './jwt/index.js';
+import { roleCheckPolicy } from './role_check/index.js';
+import { tokenIntrospectionPolicy } from './token_introspection/index.js';
 
+export { anonymousPolicy } from './anonymous/index.js';
+export { apiKeyPolicy } from './api_key/index.js';
 export { echoPolicy } from './echo/index.js';
 export { headersPolicy } from './headers/index.js';
+export { jwtPolicy } from './jwt/index.js';
+export { roleCheckPolicy } from './role_check/index.js';
+export { tokenIntrospectionPolicy } from './token_introspection/index.js';
 
 /** Built-in policy definitions by name; `compileChain` uses it by default. */
 export const builtinPolicies: PolicyRegistry = new Map<string, PolicyDefinition>([
   [headersPolicy.name, headersPolicy],
   [echoPolicy.name, echoPolicy],
+  [apiKeyPolicy.name, apiKeyPolicy],
+  [anonymousPolicy.name, anonymousPolicy],
+  [tokenIntrospectionPolicy.name, tokenIntrospectionPolicy],
+  [jwtPolicy.name, jwtPolicy],
+  [roleCheckPolicy.name, roleCheckPolicy],
 ]);

@@ -12,8 +12,8 @@ describe('policy registries', () => {
   });
 
   it('hold only the policies built so far', () => {
-    expect(Object.keys(policySchemas).sort()).toEqual(['echo', 'headers']);
-    for (const later of ['jwt', 'cors', 'rate_limit', 'url_rewrite', 'context_debug']) {
+    expect(Object.keys(policySchemas).sort()).toEqual(['anonymous', 'api_key', 'echo', 'headers', 'jwt', 'role_check', 'token_introspection']);
+    for (const later of ['cors', 'rate_limit', 'url_rewrite', 'context_debug']) {
       expect(policySchemas[later]).toBeUndefined();
       expect(builtinPolicies.has(later)).toBe(false);
     }
@@ -29,6 +29,11 @@ describe('policy registries', () => {
     const samples: Record<string, unknown> = {
       headers: { request: [{ op: 'set', header: 'X-A', value: '{{ remote_addr }}', value_type: 'liquid' }] },
       echo: { exit: 'phase' },
+      api_key: {},
+      anonymous: { app_id: 'public', app_key: 'k' },
+      jwt: { issuers: [{ issuer: 'builtin' }, { issuer: 'https://idp.example.com', jwks_uri: 'https://idp.example.com/jwks' }], audiences: ['a'] },
+      role_check: { scopes: [{ resource: '/admin', realm_roles: ['admin', { name: 'ops' }], client_roles: [{ name: 'w', client: 'c' }] }] },
+      token_introspection: { introspection_url: 'https://sso.example.com/introspect', client_id: 'gw', client_secret: 's', max_cached_tokens: 10 },
     };
     for (const [name, configuration] of Object.entries(samples)) {
       const schema = policySchemas[name];

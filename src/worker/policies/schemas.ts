@@ -9,8 +9,13 @@
  * @module
  */
 import type * as z from 'zod';
+import { anonymousSchema } from './anonymous/schema.js';
+import { apiKeySchema } from './api_key/schema.js';
 import { echoSchema } from './echo/schema.js';
 import { headersSchema } from './headers/schema.js';
+import { jwtSchema } from './jwt/schema.js';
+import { roleCheckSchema } from './role_check/schema.js';
+import { tokenIntrospectionSchema } from './token_introspection/schema.js';
 
 /**
  * Policy name → schema of its `configuration` (unknown keys rejected, defaults
@@ -22,5 +27,10 @@ export const policySchemas: Readonly<Record<string, z.ZodType>> = Object.freeze(
   Object.assign(Object.create(null) as Record<string, z.ZodType>, {
     headers: headersSchema,
     echo: echoSchema,
+    api_key: apiKeySchema,
+    anonymous: anonymousSchema,
+    token_introspection: tokenIntrospectionSchema,
+    jwt: jwtSchema,
+    role_check: roleCheckSchema,
   }),
 );
