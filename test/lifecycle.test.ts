@@ -392,11 +392,8 @@ describe('signals', () => {
     }
   });
 
-  // KNOWN BUG (src/worker/main.ts, reported): a terminal's Ctrl-C sends SIGINT
-  // to the whole foreground process group; workers do not handle SIGINT or
-  // SIGTERM, so they die at once and drop in-flight requests instead of
-  // waiting for the primary's drain. Remove `.fails` once workers ignore these
-  // signals (the primary drives the drain over IPC).
+  // A terminal's Ctrl-C sends SIGINT to the whole foreground process group:
+  // workers ignore it and wait for the primary's drain over IPC.
   it('SIGINT to the process group (Ctrl-C) drains like SIGTERM', async () => {
     const slow = await heldUpstream();
     try {

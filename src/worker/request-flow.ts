@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { RequestContext, ResponseHead } from './context.js';
 import { type ErrorCode, renderError } from '../shared/errors.js';
 import { HeaderList } from './http/header-list.js';
-import type { ClientResponse } from './http/client-response.js';
+import type { AbortListener, ClientResponse } from './http/client-response.js';
 import { fieldText, inspectRequestHead, isRejected, type RequestHead, type ResponseField } from './http/request-head.js';
 import { acceptRequestId } from './http/request-id.js';
 import { propagateTraceContext } from './http/trace-context.js';
@@ -30,7 +30,7 @@ export interface IncomingRequest {
   readonly scheme: string;
 }
 
-/** Reads the request body; supplied by the listener, which owns the uWS socket. */
+/** Reads the request body (ClientResponse.readBody, which owns the uWS socket). */
 export type BodyReader = (onChunk: (chunk: Buffer, isLast: boolean) => void) => void;
 
 const FAILURE_ERROR: Record<UpstreamFailure, ErrorCode> = {
@@ -51,7 +51,6 @@ export function handleRequest(
   runtime: Runtime,
   incoming: IncomingRequest,
   client: ClientResponse,
-  readBody: BodyReader,
 ): void {
   const startedAt = performance.now();
   const head = inspectRequestHead(incoming.fields);
@@ -68,7 +67,7 @@ export function handleRequest(
   }
   const identityRoute = runtime.identity.match(incoming.method, path);
   if (identityRoute !== undefined) {
-    serveIdentity(runtime, identityRoute, incoming, head, client, readBody, requestId, startedAt);
+    serveIdentity(runtime, identityRoute, incoming, head, client, (onChunk) => client.readBody(onChunk), requestId, startedAt);
     return;
   }
   const match = runtime.router.match(head.host, path);
@@ -114,11 +113,11 @@ export function handleRequest(
     appId: undefined,
   };
   const flow = new RequestFlow(runtime, service, ctx, client, head, startedAt);
-  client.onAbort = () => flow.clientAborted();
+  client.abortListener = flow;
   const hasBody = head.chunked || head.contentLength > 0;
   if (!hasBody) flow.runChain();
-  else if (service.chain.needsBody) flow.bufferBodyThenRun(readBody);
-  else flow.streamBody(readBody);
+  else if (service.chain.needsBody) flow.bufferBodyThenRun();
+  else flow.streamBody();
 }
 
 /** Answers a request that never reached a service's chain (bad head, no route, …). */
@@ -148,7 +147,7 @@ function replyBare(
 }
 
 /** The life of one routed request: chain, body, upstream exchange, response phases, log. */
-class RequestFlow implements ExchangeOwner, Expirable {
+class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
   readonly deadline: number;
   private chainRun: RequestOutcome | undefined = undefined;
   /** The request body is still arriving from the client. */
@@ -192,11 +191,11 @@ class RequestFlow implements ExchangeOwner, Expirable {
     else this.afterChain(outcome);
   }
 
-  bufferBodyThenRun(readBody: BodyReader): void {
+  bufferBodyThenRun(): void {
     const chunks: Buffer[] = [];
     let received = 0;
     this.startReceivingBody();
-    readBody((chunk, isLast) => {
+    this.client.readBody((chunk, isLast) => {
       if (this.client.finished) return;
       received += chunk.length;
       if (received > this.runtime.limits.maxBodyBytes) {
@@ -214,13 +213,13 @@ class RequestFlow implements ExchangeOwner, Expirable {
     });
   }
 
-  streamBody(readBody: BodyReader): void {
+  streamBody(): void {
     const client = this.client;
     const stream = new Readable({ read: () => client.resumeReading() });
     this.body = stream;
     let received = 0;
     this.startReceivingBody();
-    readBody((chunk, isLast) => {
+    client.readBody((chunk, isLast) => {
       received += chunk.length;
       if (received > this.runtime.limits.maxBodyBytes) {
         stream.destroy();

@@ -10,9 +10,23 @@ function statusLine(status: number): string {
   return STATUS_LINES[status] ?? String(status);
 }
 
+/**
+ * Arguments of the corked write in progress. `cork()` runs its callback before
+ * it returns, so the streaming writes (one per body chunk) pass their
+ * arguments here to a static callback instead of allocating a closure each.
+ */
+let corked: ClientResponse | undefined;
+let corkedChunk: Buffer | undefined;
+let corkedAccepted = true;
+
 /** A response that carries no body by definition (RFC 9110 §6.4.1). */
 function isBodiless(status: number, isHead: boolean): boolean {
   return isHead || status === 204 || status === 304 || (status >= 100 && status < 200);
+}
+
+/** Told once if the client disconnects before the response is finished. */
+export interface AbortListener {
+  clientAborted(): void;
 }
 
 /**
@@ -31,8 +45,8 @@ export class ClientResponse {
   finished = false;
   /** Status and headers were written. */
   headSent = false;
-  /** Called once if the client disconnects before the response is finished. */
-  onAbort: (() => void) | undefined = undefined;
+  /** Told once if the client disconnects before the response is finished. */
+  abortListener: AbortListener | undefined = undefined;
   /** Called exactly once when the response is finished or abandoned (in-flight accounting). */
   onFinish: (() => void) | undefined = undefined;
 
@@ -55,7 +69,15 @@ export class ClientResponse {
     res.onAborted(() => {
       this.aborted = true;
       this.markFinished();
-      this.onAbort?.();
+      this.abortListener?.clientAborted();
+    });
+  }
+
+  /** Hands the request body to `onChunk` as it arrives; call at most once, within the uWS handler. */
+  readBody(onChunk: (chunk: Buffer, isLast: boolean) => void): void {
+    this.res.onData((chunk, isLast) => {
+      // uWS reuses the chunk's memory after this callback returns: copy it.
+      onChunk(Buffer.from(new Uint8Array(chunk)), isLast);
     });
   }
 
@@ -96,13 +118,22 @@ export class ClientResponse {
     // undici can hand over an empty chunk when it resumes; uWS must not see
     // it (an empty tryEnd is a drain probe, not data).
     if (this.finished || chunk.length === 0) return true;
-    let accepted = true;
     // The head (held back by startStream) leaves with the first chunk in one corked write.
-    this.res.cork(() => {
-      this.flushHead();
-      accepted = this.writeBody(chunk);
-    });
-    return accepted;
+    corked = this;
+    corkedChunk = chunk;
+    corkedAccepted = true;
+    this.res.cork(ClientResponse.writeChunkCorked);
+    return corkedAccepted;
+  }
+
+  /** writeChunk's corked part, on the module-level arguments (see `corked`). */
+  private static writeChunkCorked(): void {
+    const response = corked as ClientResponse;
+    const chunk = corkedChunk as Buffer;
+    corked = undefined;
+    corkedChunk = undefined;
+    response.flushHead();
+    corkedAccepted = response.writeBody(chunk);
   }
 
   private writeBody(chunk: Buffer): boolean {
@@ -133,20 +164,30 @@ export class ClientResponse {
     // A stalled last chunk completes the response from onWritable (tryEnd reaches the total).
     if (this.finished || this.stalledChunk !== undefined) return;
     this.markFinished();
-    this.res.cork(() => {
-      this.flushHead();
-      if (this.bodiless) {
-        this.res.endWithoutBody(this.isHead && this.knownLength >= 0 ? this.knownLength : undefined, this.closeAfter);
-      } else if (this.knownLength === 0) {
-        this.res.end(undefined, this.closeAfter);
-      } else if (this.knownLength > 0) {
-        // Upstream sent fewer bytes than it announced: the client must not
-        // mistake the truncated body for a whole one.
-        this.res.close();
-      } else {
-        this.res.end(undefined, this.closeAfter);
-      }
-    });
+    corked = this;
+    this.res.cork(ClientResponse.endStreamCorked);
+  }
+
+  /** endStream's corked part, on the module-level argument (see `corked`). */
+  private static endStreamCorked(): void {
+    const response = corked as ClientResponse;
+    corked = undefined;
+    response.endCorked();
+  }
+
+  private endCorked(): void {
+    this.flushHead();
+    if (this.bodiless) {
+      this.res.endWithoutBody(this.isHead && this.knownLength >= 0 ? this.knownLength : undefined, this.closeAfter);
+    } else if (this.knownLength === 0) {
+      this.res.end(undefined, this.closeAfter);
+    } else if (this.knownLength > 0) {
+      // Upstream sent fewer bytes than it announced: the client must not
+      // mistake the truncated body for a whole one.
+      this.res.close();
+    } else {
+      this.res.end(undefined, this.closeAfter);
+    }
   }
 
   /** Abandons the response and closes the connection (used once bytes are on the wire). */

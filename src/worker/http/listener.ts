@@ -80,12 +80,7 @@ export class HttpListener {
     const client = new ClientResponse(res, method === 'HEAD', this.draining);
     this.inFlight++;
     client.onFinish = this.requestFinished;
-    handleRequest(this.currentRuntime(), incoming, client, (onChunk) => {
-      res.onData((chunk, isLast) => {
-        // uWS reuses the chunk's memory after this callback returns: copy it.
-        onChunk(Buffer.from(new Uint8Array(chunk)), isLast);
-      });
-    });
+    handleRequest(this.currentRuntime(), incoming, client);
   }
 
   /** While draining, responses ask the client to close so keep-alive connections wind down. */

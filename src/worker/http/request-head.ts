@@ -43,12 +43,17 @@ export interface RequestHead {
   readonly contentLength: number;
   /** `Transfer-Encoding: chunked` was sent. */
   readonly chunked: boolean;
-  /** Client-sent X-Forwarded-For values, in order. */
-  readonly forwardedFor: readonly string[];
+  /**
+   * The fields below that may repeat are undefined when absent, a string when
+   * sent once and an array (in order) only when repeated: the common request
+   * sends none of them, and then costs no array per field name.
+   */
+  /** Client-sent X-Forwarded-For values. */
+  readonly forwardedFor: string | readonly string[] | undefined;
   readonly requestId: string | undefined;
   /** Every traceparent field sent (more than one makes the trace context invalid). */
-  readonly traceparent: readonly string[];
-  readonly tracestate: readonly string[];
+  readonly traceparent: string | readonly string[] | undefined;
+  readonly tracestate: string | readonly string[] | undefined;
   /** Value of X-Portcullis-Debug (never forwarded). */
   readonly debugToken: string | undefined;
   /** Headers to forward: hop-by-hop, gateway-owned and `X-Portcullis-*` fields removed. */
@@ -63,6 +68,19 @@ export interface RejectedHead {
 
 const DIGITS_ONLY = /^[0-9]{1,15}$/;
 
+/** `value` added to what was collected so far for a field that may repeat (see {@link RequestHead}). */
+function collect(previous: string | string[] | undefined, value: string): string | string[] {
+  if (previous === undefined) return value;
+  if (typeof previous === 'string') return [previous, value];
+  previous.push(value);
+  return previous;
+}
+
+/** Whether a request field is dropped from what is forwarded, whatever the Connection header names. */
+function isNeverForwarded(name: string): boolean {
+  return HOP_BY_HOP.has(name) || REPLACED_BY_GATEWAY.has(name) || name.startsWith(GATEWAY_PREFIX);
+}
+
 export function inspectRequestHead(fields: readonly string[]): RequestHead | RejectedHead {
   let host: string | undefined;
   let hostCount = 0;
@@ -70,11 +88,14 @@ export function inspectRequestHead(fields: readonly string[]): RequestHead | Rej
   let contentLengthCount = 0;
   let transferEncoding: string | undefined;
   let connectionTokens: string[] | undefined;
-  const forwardedFor: string[] = [];
+  let forwardedFor: string | string[] | undefined;
   let requestId: string | undefined;
-  const traceparent: string[] = [];
-  const tracestate: string[] = [];
+  let traceparent: string | string[] | undefined;
+  let tracestate: string | string[] | undefined;
   let debugToken: string | undefined;
+  // One pass sorts every field: the ones consumed here are never forwarded;
+  // the rest are, unless the Connection header names them (checked after the pass).
+  const forwardFields: string[] = [];
 
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i] as string;
@@ -110,20 +131,22 @@ export function inspectRequestHead(fields: readonly string[]): RequestHead | Rej
         }
         break;
       case 'x-forwarded-for':
-        forwardedFor.push(value);
+        forwardedFor = collect(forwardedFor, value);
         break;
       case 'x-request-id':
         requestId = value;
         break;
       case 'traceparent':
-        traceparent.push(value);
+        traceparent = collect(traceparent, value);
         break;
       case 'tracestate':
-        tracestate.push(value);
+        tracestate = collect(tracestate, value);
         break;
       case 'x-portcullis-debug':
         debugToken = value;
         break;
+      default:
+        if (!isNeverForwarded(name)) forwardFields.push(name, value);
     }
   }
 
@@ -138,14 +161,7 @@ export function inspectRequestHead(fields: readonly string[]): RequestHead | Rej
       return { rejected: 'both Content-Length and Transfer-Encoding', closeConnection: true };
     }
   }
-
-  const forwardFields: string[] = [];
-  for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i] as string;
-    if (HOP_BY_HOP.has(name) || REPLACED_BY_GATEWAY.has(name) || name.startsWith(GATEWAY_PREFIX)) continue;
-    if (connectionTokens !== undefined && connectionTokens.includes(name)) continue;
-    forwardFields.push(name, fields[i + 1] as string);
-  }
+  if (connectionTokens !== undefined) removeNamed(forwardFields, connectionTokens);
 
   return {
     host,
@@ -160,6 +176,18 @@ export function inspectRequestHead(fields: readonly string[]): RequestHead | Rej
   };
 }
 
+/** Removes, in place and keeping the order, the fields whose lower-case name is in `names`. */
+function removeNamed(fields: string[], names: readonly string[]): void {
+  let write = 0;
+  for (let read = 0; read < fields.length; read += 2) {
+    if (names.includes(fields[read] as string)) continue;
+    fields[write] = fields[read] as string;
+    fields[write + 1] = fields[read + 1] as string;
+    write += 2;
+  }
+  fields.length = write;
+}
+
 export function isRejected(head: RequestHead | RejectedHead): head is RejectedHead {
   return 'rejected' in head;
 }
@@ -169,15 +197,46 @@ export type ResponseField = string | Buffer;
 
 /** Response fields the gateway handles itself: hop-by-hop, framing (uWS writes it) and Date (uWS writes it). */
 const RESPONSE_SPECIAL = new Set([...HOP_BY_HOP, 'content-length', 'date']);
-const RESPONSE_SPECIAL_LENGTHS = new Set([...RESPONSE_SPECIAL].map((name) => name.length));
+/** RESPONSE_SPECIAL by name length, so most upstream names are ruled out by their length alone. */
+const RESPONSE_SPECIAL_BY_LENGTH: string[][] = [];
+for (const name of RESPONSE_SPECIAL) (RESPONSE_SPECIAL_BY_LENGTH[name.length] ??= []).push(name);
+
+/**
+ * The special field `raw` names, compared without decoding it. ORing 0x20
+ * lower-cases an ASCII letter; the special names hold only lower-case letters
+ * and `-`, and no other token character (RFC 9110 §5.6.2, which undici's
+ * parser enforces) becomes one of those by it.
+ */
+function responseSpecialName(raw: Buffer): string | undefined {
+  const candidates = RESPONSE_SPECIAL_BY_LENGTH[raw.length];
+  if (candidates === undefined) return undefined;
+  next: for (const name of candidates) {
+    for (let i = 0; i < name.length; i++) {
+      if (((raw[i] as number) | 0x20) !== name.charCodeAt(i)) continue next;
+    }
+    return name;
+  }
+  return undefined;
+}
+
+/** A Content-Length value as DIGITS_ONLY accepts it (1–15 digits), or -1, read from the bytes. */
+function parseContentLength(raw: Buffer): number {
+  if (raw.length < 1 || raw.length > 15) return -1;
+  let length = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const digit = (raw[i] as number) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    length = length * 10 + digit;
+  }
+  return length;
+}
 
 /**
  * Filters an upstream response's raw headers for the client: hop-by-hop
  * fields, the ones named in its Connection header, and the framing and Date
  * fields uWS writes itself are dropped. Names and values stay the upstream's
- * Buffers (uWS writes Buffers as they are): only a name whose length matches
- * a special field is decoded to be compared, so the common response costs no
- * string per header.
+ * Buffers (uWS writes Buffers as they are) and names are matched byte by
+ * byte, so the common response costs no string per header.
  */
 export function responseFieldsForClient(raw: readonly Buffer[]): { fields: ResponseField[]; contentLength: number } {
   let connectionTokens: string[] | undefined;
@@ -186,19 +245,19 @@ export function responseFieldsForClient(raw: readonly Buffer[]): { fields: Respo
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as Buffer;
     const value = raw[i + 1] as Buffer;
-    if (RESPONSE_SPECIAL_LENGTHS.has(name.length)) {
-      const lower = name.toString('latin1').toLowerCase();
-      if (RESPONSE_SPECIAL.has(lower)) {
-        if (lower === 'connection') {
-          for (const token of value.toString('latin1').split(',')) (connectionTokens ??= []).push(token.trim().toLowerCase());
-        } else if (lower === 'content-length') {
-          const text = value.toString('latin1');
-          if (DIGITS_ONLY.test(text)) contentLength = Number(text);
-        }
-        continue;
+    const special = responseSpecialName(name);
+    if (special === undefined) {
+      fields.push(name, value);
+    } else if (special === 'connection') {
+      for (const token of value.toString('latin1').split(',')) {
+        const t = token.trim().toLowerCase();
+        // "keep-alive" and the like are dropped anyway; only other names need the scan below.
+        if (t !== '' && !RESPONSE_SPECIAL.has(t)) (connectionTokens ??= []).push(t);
       }
+    } else if (special === 'content-length') {
+      const length = parseContentLength(value);
+      if (length >= 0) contentLength = length;
     }
-    fields.push(name, value);
   }
   if (connectionTokens !== undefined) {
     const drop = connectionTokens;

@@ -44,7 +44,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   private resumeUpstream: (() => void) | undefined = undefined;
   private status = 0;
   private done = false;
-  private readonly resumeAfterDrain = (): void => this.resumeUpstream?.();
+  /** Created at the first backpressure stall: most responses never stall. */
+  private resumeAfterDrain: (() => void) | undefined = undefined;
 
   constructor(
     private readonly owner: ExchangeOwner,
@@ -76,7 +77,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.client.writeChunk(chunk)) return true;
-    this.client.waitForDrain(this.resumeAfterDrain);
+    this.client.waitForDrain((this.resumeAfterDrain ??= () => this.resumeUpstream?.()));
     return false;
   }
 
