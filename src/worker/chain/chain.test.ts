@@ -1,25 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import type { LocalReply, RequestContext, ResponseHead } from '../context.js';
+import { testContext } from '../context.testing.js';
 import { HeaderList } from '../http/header-list.js';
 import { ChainConfigError, compileChain, type RequestOutcome } from './chain.js';
 import { definePolicy, type PolicyDefinition, type PolicyInstance, type PolicyRegistry } from './types.js';
 import { testService } from './policy-service.testing.js';
 
 function makeCtx(): RequestContext {
-  return {
-    method: 'GET',
-    path: '/',
-    query: '',
-    headers: new HeaderList(),
-    remoteAddr: '127.0.0.1',
-    host: 'localhost',
-    requestId: 'req-1',
-    serviceId: 'svc',
-    body: undefined,
-    jwt: undefined,
-    appId: undefined,
-  };
+  return testContext({ remoteAddr: '127.0.0.1', host: 'localhost' });
 }
 
 function makeHead(): ResponseHead {

@@ -8,6 +8,7 @@
  */
 import type { ApplicationRecord, AuthFacilities, CredentialLookup } from '../../auth/facilities.js';
 import type { RequestContext } from '../../context.js';
+import { testContext } from '../../context.testing.js';
 import { HeaderList } from '../../http/header-list.js';
 
 /** In-memory stand-in for the store: unit tests only (see the file header). */
@@ -52,17 +53,11 @@ export function authFacilities(credentials: CredentialLookup): AuthFacilities {
 }
 
 export function makeCtx(query = '', fields: string[] = []): RequestContext {
-  return {
-    method: 'GET',
+  return testContext({
     path: '/x',
     query,
     headers: new HeaderList(fields),
     remoteAddr: '192.0.2.7',
     host: 'api.example.com',
-    requestId: 'req-1',
-    serviceId: 'svc',
-    body: undefined,
-    jwt: undefined,
-    appId: undefined,
-  };
+  });
 }

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { LocalReply, RequestContext } from '../../context.js';
+import { testContext } from '../../context.testing.js';
 import { HeaderList } from '../../http/header-list.js';
 import { compileChain } from '../../chain/chain.js';
 import { echoPolicy, echoSchema, type EchoBody } from './index.js';
 import { testService } from '../../chain/policy-service.testing.js';
 
 function makeCtx(overrides: Partial<RequestContext> = {}): RequestContext {
-  return {
+  return testContext({
     method: 'POST',
     path: '/v1/items',
     query: 'a=1&tag=x&tag=y&sp=a+b%20c&flag',
@@ -19,13 +20,9 @@ function makeCtx(overrides: Partial<RequestContext> = {}): RequestContext {
     ]),
     remoteAddr: '192.0.2.7',
     host: 'api.example.com',
-    requestId: 'req-1',
-    serviceId: 'svc',
     body: Buffer.from('{"name":"é"}'),
-    jwt: undefined,
-    appId: undefined,
     ...overrides,
-  };
+  });
 }
 
 const parse = (reply: LocalReply): EchoBody => JSON.parse(String(reply.body)) as EchoBody;

@@ -1,24 +1,20 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { RequestContext, ResponseHead } from '../../context.js';
+import { testContext } from '../../context.testing.js';
 import { HeaderList } from '../../http/header-list.js';
 import type { PolicyEvent, PolicyService } from '../../chain/types.js';
 import { headersPolicy, headersSchema } from './index.js';
 import { testService } from '../../chain/policy-service.testing.js';
 
 function makeCtx(fields: string[] = []): RequestContext {
-  return {
-    method: 'GET',
+  return testContext({
     path: '/x',
     query: 'q=1',
     headers: new HeaderList(fields),
     remoteAddr: '192.0.2.7',
     host: 'api.example.com',
-    requestId: 'req-1',
     serviceId: 'core-data',
-    body: undefined,
-    jwt: undefined,
-    appId: undefined,
-  };
+  });
 }
 
 function create(configuration: unknown, service: PolicyService = testService('core-data')) {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CompactSign, SignJWT, type JSONWebKeySet, type JWK } from 'jose';
 import type { LocalReply, RequestContext } from '../../context.js';
+import { testContext } from '../../context.testing.js';
 import { HeaderList } from '../../http/header-list.js';
 import type { PolicyInstance, PolicyService } from '../../chain/types.js';
 import { compileChain } from '../../chain/chain.js';
@@ -42,19 +43,12 @@ function makeCtx(authorization?: string | string[], extra: string[] = []): Reque
     fields.push('authorization', value);
   }
   fields.push(...extra);
-  return {
-    method: 'GET',
+  return testContext({
     path: '/x',
-    query: '',
     headers: new HeaderList(fields),
     remoteAddr: '192.0.2.7',
     host: 'api.example.com',
-    requestId: 'req-1',
-    serviceId: 'svc',
-    body: undefined,
-    jwt: undefined,
-    appId: undefined,
-  };
+  });
 }
 
 function create(configuration: unknown, jwks: JwksRegistry, extra: Partial<PolicyService> = {}): PolicyInstance {

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { LocalReply, RequestContext } from '../../context.js';
-import { HeaderList } from '../../http/header-list.js';
+import { testContext } from '../../context.testing.js';
 import type { PolicyEvent } from '../../chain/types.js';
 import { testService } from '../../chain/policy-service.testing.js';
 import { compileResource, roleCheckPolicy, roleCheckSchema } from './index.js';
@@ -8,19 +8,7 @@ import { compileResource, roleCheckPolicy, roleCheckSchema } from './index.js';
 type Claims = Record<string, unknown> | undefined;
 
 function ctxOf(method: string, path: string, jwt: Claims): RequestContext {
-  return {
-    method,
-    path,
-    query: '',
-    headers: new HeaderList(),
-    remoteAddr: '192.0.2.7',
-    host: 'api.example.com',
-    requestId: 'req-1',
-    serviceId: 'svc',
-    body: undefined,
-    jwt,
-    appId: undefined,
-  };
+  return testContext({ method, path, remoteAddr: '192.0.2.7', host: 'api.example.com', jwt });
 }
 
 function check(configuration: unknown, method: string, path: string, jwt: Claims, onEvent?: (c: RequestContext, e: PolicyEvent) => void) {

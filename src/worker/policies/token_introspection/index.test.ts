@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildErrorTable } from '../../../shared/errors.js';
 import type { PolicyEvent, PolicyService } from '../../chain/types.js';
 import type { LocalReply, RequestContext } from '../../context.js';
+import { testContext } from '../../context.testing.js';
 import { errorReplyFor } from '../../error-reply.js';
 import { HeaderList } from '../../http/header-list.js';
 import {
@@ -99,19 +100,12 @@ class Idp {
 function makeCtx(authorization?: string | string[]): RequestContext {
   const fields: string[] = [];
   for (const value of authorization === undefined ? [] : [authorization].flat()) fields.push('authorization', value);
-  return {
-    method: 'GET',
+  return testContext({
     path: '/x',
-    query: '',
     headers: new HeaderList(fields),
     remoteAddr: '192.0.2.7',
     host: 'api.example.com',
-    requestId: 'req-1',
-    serviceId: 'svc',
-    body: undefined,
-    jwt: undefined,
-    appId: undefined,
-  };
+  });
 }
 
 const nowS = () => Math.floor(Date.now() / 1000);
