@@ -51,7 +51,7 @@ import {
   fmt,
   isInterrupted,
   machineInfo,
-  machineLines,
+  gatewayTreeLabel, machineLines,
   makeTempDir,
   median,
   memoryMiB,
@@ -210,9 +210,7 @@ async function main() {
   checkTools();
   const machine = machineInfo();
   const gatewayDir = opts.head ? buildHead() : REPO;
-  machine.gatewayTree = opts.head
-    ? `clean build of HEAD ${machine.commit}`
-    : `working tree dist/${machine.dirty.length > 0 ? `, ${machine.dirty.length} uncommitted changes in src/ (${machine.dirty.slice(0, 4).join(' ')}${machine.dirty.length > 4 ? ' …' : ''})` : ''}`;
+  machine.gatewayTree = gatewayTreeLabel(machine, opts.head);
   for (const line of machineLines(machine)) log(line);
 
   const prefix = makeTempDir('nginx');

@@ -597,6 +597,14 @@ export function parseFlags(argv, defaults) {
   return out;
 }
 
+/** Which gateway build a run measures: a clean build of HEAD, or the working tree (naming uncommitted src/ files). */
+export function gatewayTreeLabel(machine, head) {
+  if (head) return `clean build of HEAD ${machine.commit}`;
+  const dirty = machine.dirty;
+  if (dirty.length === 0) return 'working tree dist/';
+  return `working tree dist/, ${dirty.length} uncommitted changes in src/ (${dirty.slice(0, 4).join(' ')}${dirty.length > 4 ? ' …' : ''})`;
+}
+
 export function machineLines(m) {
   return [
     `machine: ${m.cpu}${m.mhz ? ` @ ${m.mhz.toFixed(0)} MHz` : ''}, ${m.cores} cores, Linux ${m.kernel}, load avg at start ${m.loadavg}`,

@@ -38,7 +38,7 @@ import {
   fmt,
   gatewayConfig,
   machineInfo,
-  machineLines,
+  gatewayTreeLabel, machineLines,
   makeTempDir,
   memoryMiB,
   parseFlags,
@@ -69,7 +69,7 @@ async function main() {
   checkTools();
   const machine = machineInfo();
   const gatewayDir = opts.head ? buildHead() : REPO;
-  machine.gatewayTree = opts.head ? `clean build of HEAD ${machine.commit}` : 'working tree dist/';
+  machine.gatewayTree = gatewayTreeLabel(machine, opts.head);
   for (const line of machineLines(machine)) log(line);
 
   const prefix = makeTempDir('nginx');

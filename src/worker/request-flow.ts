@@ -6,7 +6,7 @@ import type { AbortListener, ClientResponse } from './http/client-response.js';
 import { fieldText, inspectRequestHead, isRejected, type RequestHead, type ResponseField } from './http/request-head.js';
 import { acceptRequestId } from './http/request-id.js';
 import { propagateTraceContext } from './http/trace-context.js';
-import { forwardedForValue, resolveClientAddress } from './http/forwarded.js';
+import { resolveForwarding } from './http/forwarded.js';
 import { normalisePath } from './routing/normalise-path.js';
 import { UpstreamExchange, type ExchangeOwner, type UpstreamFailure } from './proxy/exchange.js';
 import type { UpstreamTarget } from './proxy/upstream-group.js';
@@ -83,13 +83,13 @@ export function handleRequest(
     return;
   }
 
-  const remoteAddr = resolveClientAddress(incoming.peer, head.forwardedFor, runtime.trustedProxies);
+  const forwarding = resolveForwarding(incoming.peer, head.forwardedFor, runtime.trustedProxies);
   const fields = head.forwardFields;
   const trace = propagateTraceContext(head.traceparent, head.tracestate);
   if (trace.tracestate !== undefined) fields.push('tracestate', trace.tracestate);
   fields.push(
     'x-forwarded-for',
-    forwardedForValue(incoming.peer, head.forwardedFor, runtime.trustedProxies),
+    forwarding.forwardedFor,
     'x-forwarded-proto',
     incoming.scheme,
     'x-forwarded-host',
@@ -104,7 +104,7 @@ export function handleRequest(
     path: match.forwardPath,
     query: incoming.query,
     headers: new HeaderList(fields),
-    remoteAddr,
+    remoteAddr: forwarding.remoteAddr,
     host: head.host,
     requestId,
     serviceId: service.id,

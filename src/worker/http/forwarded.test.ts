@@ -4,6 +4,7 @@ import {
   forwardedForValue,
   normalisePeerAddress,
   resolveClientAddress,
+  resolveForwarding,
   type ForwardedForValues,
 } from './forwarded.js';
 
@@ -112,5 +113,23 @@ describe('forwardedForValue', () => {
   ];
   it.each(table)('%s', (_, peer, xff, expected) => {
     expect(forwardedForValue(peer, xff, trusted)).toBe(expected);
+  });
+});
+
+describe('resolveForwarding', () => {
+  it('gives the same values as resolveClientAddress and forwardedForValue', () => {
+    const trusted = compileAddressMatcher(['10.0.0.0/8']);
+    for (const [peer, xff] of [
+      ['10.0.0.1', '203.0.113.7, 10.0.0.2'],
+      ['198.51.100.1', '203.0.113.7'],
+      ['10.0.0.1', undefined],
+      ['10.0.0.1', ['1.1.1.1', '10.0.0.9']],
+      ['0000:0000:0000:0000:0000:ffff:0a00:0001', 'garbage, 203.0.113.7'],
+    ] as const) {
+      expect(resolveForwarding(peer, xff, trusted)).toEqual({
+        remoteAddr: resolveClientAddress(peer, xff, trusted),
+        forwardedFor: forwardedForValue(peer, xff, trusted),
+      });
+    }
   });
 });

@@ -130,6 +130,11 @@ export function resolveClientAddress(
 ): string {
   const client = normalisePeerAddress(peer);
   if (trusted.size === 0 || xffValues === undefined || !trusted.has(client)) return client;
+  return walkForwardedFor(client, xffValues, trusted);
+}
+
+/** The right-most X-Forwarded-For entry that is not a trusted proxy, starting from the trusted `client`. */
+function walkForwardedFor(client: string, xffValues: string | readonly string[], trusted: AddressMatcher): string {
   walkAddress = client;
   if (typeof xffValues === 'string') {
     walkValue(xffValues, trusted);
@@ -174,6 +179,11 @@ export function forwardedForValue(
 ): string {
   const client = normalisePeerAddress(peer);
   if (trusted.size === 0 || xffValues === undefined || !trusted.has(client)) return client;
+  return appendPeer(client, xffValues);
+}
+
+/** The received X-Forwarded-For chain with the trusted `client` appended. */
+function appendPeer(client: string, xffValues: string | readonly string[]): string {
   let prior = '';
   if (typeof xffValues === 'string') {
     prior = trimList(xffValues);
@@ -184,4 +194,24 @@ export function forwardedForValue(
     }
   }
   return prior.length > 0 ? `${prior}, ${client}` : client;
+}
+
+/** Both forwarding values of one request (SPEC §5). */
+export interface Forwarding {
+  /** `remote_addr`: see {@link resolveClientAddress}. */
+  readonly remoteAddr: string;
+  /** The X-Forwarded-For value to send upstream: see {@link forwardedForValue}. */
+  readonly forwardedFor: string;
+}
+
+/**
+ * {@link resolveClientAddress} and {@link forwardedForValue} together, for the
+ * request path: the peer is parsed and checked against `trusted` once.
+ */
+export function resolveForwarding(peer: string, xffValues: ForwardedForValues, trusted: AddressMatcher): Forwarding {
+  const client = normalisePeerAddress(peer);
+  if (trusted.size === 0 || xffValues === undefined || !trusted.has(client)) {
+    return { remoteAddr: client, forwardedFor: client };
+  }
+  return { remoteAddr: walkForwardedFor(client, xffValues, trusted), forwardedFor: appendPeer(client, xffValues) };
 }
