@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CredentialsConfig } from '../../../shared/config/schema.js';
 import { HeaderList } from '../../http/header-list.js';
-import { compileCredentialExtractor, decodeQueryComponent, type CredentialField } from './credentials.js';
+import { compileCredentialExtractor, type CredentialField } from './credentials.js';
 
 const QUERY: CredentialsConfig = { location: 'query', user_key: 'user_key', app_id: 'app_id', app_key: 'app_key' };
 const HEADERS: CredentialsConfig = { ...QUERY, location: 'headers' };
@@ -123,13 +123,5 @@ describe('compileCredentialExtractor', () => {
 
   it('checks only the names of the fields asked for', () => {
     expect(() => compileCredentialExtractor({ ...QUERY, app_id: 'bad name' }, ['user_key'])).not.toThrow();
-  });
-});
-
-describe('decodeQueryComponent', () => {
-  it('returns plain text as is and decodes form encoding', () => {
-    expect(decodeQueryComponent('abc')).toBe('abc');
-    expect(decodeQueryComponent('a+b%21')).toBe('a b!');
-    expect(decodeQueryComponent('%E2%82')).toBe('\uFFFD');
   });
 });

@@ -26,6 +26,7 @@
 import type { CredentialsConfig } from '../../../shared/config/schema.js';
 import type { RequestContext } from '../../context.js';
 import type { HeaderList } from '../../http/header-list.js';
+import { decodeQueryComponent } from '../../../shared/net/query.js';
 
 /** A credential field of the `credentials` config. */
 export type CredentialField = 'user_key' | 'app_id' | 'app_key';
@@ -69,22 +70,6 @@ function sameHeaderName(field: string, canonical: string): boolean {
     if (a !== b && !(a === 0x5f && b === 0x2d)) return false;
   }
   return true;
-}
-
-/**
- * Decodes one query component as `application/x-www-form-urlencoded`.
- * A malformed escape (`%zz`, invalid UTF-8) is decoded as URLSearchParams
- * does (kept literally, U+FFFD for bad UTF-8) rather than refused: the
- * credential then simply does not match a stored one.
- */
-export function decodeQueryComponent(raw: string): string {
-  if (!raw.includes('%') && !raw.includes('+')) return raw;
-  const spaced = raw.replaceAll('+', ' ');
-  try {
-    return decodeURIComponent(spaced);
-  } catch {
-    return new URLSearchParams(`a=${raw}`).get('a') ?? '';
-  }
 }
 
 /** Accumulates one credential's value, noting a conflicting repeat. */

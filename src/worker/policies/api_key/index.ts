@@ -46,7 +46,6 @@ export { apiKeySchema, type ApiKeyConfiguration } from './schema.js';
 export {
   canonicalHeaderName,
   compileCredentialExtractor,
-  decodeQueryComponent,
   type CredentialExtractor,
   type CredentialField,
   type ExtractedCredentials,
