@@ -12,6 +12,8 @@ export {
   MIGRATIONS,
   type AppRecord,
   type AppIdRecord,
+  type ConfigVersionRecord,
+  type ControlPlaneBackupRecord,
   type DatabaseName,
   type Migration,
   type PasswordHash,

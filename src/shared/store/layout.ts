@@ -117,6 +117,50 @@ export interface SigningKeyRecord {
 export type RevokedTokenValue = number;
 
 /**
+ * Key prefix in `config_history` of one config version: `version:` and the
+ * version number zero-padded to 10 digits, so key order is version order.
+ */
+export const CONFIG_VERSION_PREFIX = 'version:';
+
+/** Key in `config_history` of the last good control-plane document (fail static). */
+export const CONTROL_PLANE_BACKUP_KEY = 'control_plane:last_good';
+
+/** `config_history`, key `version:<N>`: one accepted configuration (SPEC §3, §6). */
+export interface ConfigVersionRecord {
+  /** Increases by one per accepted config, across restarts. */
+  readonly version: number;
+  readonly created_at: number;
+  /** Where it came from: `file`, `sighup`, `admin`, `control_plane` or `rollback`. */
+  readonly source: string;
+  /**
+   * The validated config this version served (start-only fields hold the
+   * values the gateway was started with). `unknown`: a record written by an
+   * older release is validated again before it is applied.
+   */
+  readonly config: unknown;
+  /** `rollback` versions: the version whose content they took. */
+  readonly rollback_of?: number;
+}
+
+/**
+ * `config_history`, key `control_plane:last_good`: the last document the
+ * control plane served that was valid and applied, kept so that a gateway
+ * started while the control plane is unreachable serves it (Azure's
+ * "fail static" configuration backup) rather than the local file alone.
+ */
+export interface ControlPlaneBackupRecord {
+  /** `control_plane.url` it came from; used only while the URL is the same. */
+  readonly url: string;
+  readonly etag: string | null;
+  /** Body as received (re-validated when used). */
+  readonly body: string;
+  readonly format: 'json' | 'yaml';
+  /** SHA-256 of `body`, hex: an unchanged document is not applied again. */
+  readonly sha256: string;
+  readonly fetched_at: number;
+}
+
+/**
  * A migration from layout `n` to `n + 1`, run inside the write transaction
  * that also records the new version, so a crash leaves either layout, never a
  * mix. Receives the opened databases (all of {@link DATABASE_NAMES} of the

@@ -21,10 +21,13 @@
  */
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import type { PersistedEntry } from '../counters/index.js';
 import { StoreError } from './errors.js';
 import { checkStoreHeader, verifyStoreIntegrity } from './file-check.js';
 import {
   APP_ID_PREFIX,
+  CONFIG_VERSION_PREFIX,
+  CONTROL_PLANE_BACKUP_KEY,
   DATABASE_NAMES,
   LAYOUT_VERSION,
   META,
@@ -32,6 +35,8 @@ import {
   USER_KEY_PREFIX,
   type AppIdRecord,
   type AppRecord,
+  type ConfigVersionRecord,
+  type ControlPlaneBackupRecord,
   type DatabaseName,
   type SigningKeyRecord,
   type UserKeyRecord,
@@ -518,6 +523,94 @@ export class Store {
   revokedTokenCount(): number {
     return this.dbs.revoked_tokens.getKeysCount();
   }
+
+  // ───────────────────────────── config history ─────────────────────────────
+
+  /** The highest config version on record; 0 when there is none. */
+  latestConfigVersion(): number {
+    for (const { value } of this.dbs.config_history.getRange({
+      start: `${CONFIG_VERSION_PREFIX}\uffff`,
+      end: CONFIG_VERSION_PREFIX,
+      reverse: true,
+      limit: 1,
+    })) {
+      return (value as ConfigVersionRecord).version;
+    }
+    return 0;
+  }
+
+  /**
+   * Records an accepted config as the next version (highest on record + 1, so
+   * numbers keep increasing across restarts) and keeps only the newest `keep`
+   * versions. With `backup`, the control plane's last good document is
+   * replaced in the same commit. Durable when it returns.
+   */
+  appendConfigVersion(
+    entry: Omit<ConfigVersionRecord, 'version'>,
+    keep: number,
+    backup?: ControlPlaneBackupRecord,
+  ): ConfigVersionRecord {
+    return this.write(() => {
+      const record: ConfigVersionRecord = { ...entry, version: this.latestConfigVersion() + 1 };
+      this.dbs.config_history.putSync(configVersionKey(record.version), record);
+      if (backup !== undefined) this.dbs.config_history.putSync(CONTROL_PLANE_BACKUP_KEY, backup);
+      const keys = [...this.dbs.config_history.getKeys({ start: CONFIG_VERSION_PREFIX, end: `${CONFIG_VERSION_PREFIX}\uffff` })];
+      for (const key of keys.slice(0, Math.max(0, keys.length - Math.max(1, keep)))) this.dbs.config_history.removeSync(key);
+      return record;
+    });
+  }
+
+  /** Every config version on record, oldest first, without the configs themselves. */
+  configVersions(): Array<Omit<ConfigVersionRecord, 'config'>> {
+    const out: Array<Omit<ConfigVersionRecord, 'config'>> = [];
+    for (const { value } of this.dbs.config_history.getRange({ start: CONFIG_VERSION_PREFIX, end: `${CONFIG_VERSION_PREFIX}\uffff` })) {
+      const { config: _config, ...summary } = value as ConfigVersionRecord;
+      out.push(summary);
+    }
+    return out;
+  }
+
+  /** One config version, or undefined when unknown (never stored, or pruned). */
+  configVersion(version: number): ConfigVersionRecord | undefined {
+    if (!Number.isSafeInteger(version) || version < 1) return undefined;
+    return this.dbs.config_history.get(configVersionKey(version)) as ConfigVersionRecord | undefined;
+  }
+
+  /** The control plane's last good document, if one was ever applied. */
+  controlPlaneBackup(): ControlPlaneBackupRecord | undefined {
+    return this.dbs.config_history.get(CONTROL_PLANE_BACKUP_KEY) as ControlPlaneBackupRecord | undefined;
+  }
+
+  /**
+   * Replaces the persisted limiter counters with `entries` (the counter
+   * table's long windows and plan counters), in one durable transaction:
+   * entries no longer live in the table are removed.
+   */
+  replaceCounters(entries: readonly PersistedEntry[]): void {
+    const db = this.dbs.counters;
+    this.write(() => {
+      const live = new Set<string>();
+      for (const entry of entries) {
+        live.add(entry.id);
+        db.putSync(entry.id, entry);
+      }
+      for (const key of db.getKeys() as Iterable<string>) if (!live.has(key)) db.removeSync(key);
+    });
+  }
+
+  /** The persisted limiter counters, unexpired at `now`. */
+  persistedCounters(now = Date.now()): PersistedEntry[] {
+    const entries: PersistedEntry[] = [];
+    for (const { value } of this.dbs.counters.getRange() as Iterable<{ value: PersistedEntry }>) {
+      if (value.expiresAt > now) entries.push({ ...value, bytes: new Uint8Array(value.bytes) });
+    }
+    return entries;
+  }
+}
+
+/** `config_history` key of `version`: zero-padded so that key order is version order. */
+function configVersionKey(version: number): string {
+  return `${CONFIG_VERSION_PREFIX}${String(version).padStart(10, '0')}`;
 }
 
 /** An error of lmdb-js while opening, as one line. */
