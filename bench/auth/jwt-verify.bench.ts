@@ -38,6 +38,8 @@ function ctx(token: string): RequestContext {
     body: undefined,
     jwt: undefined,
     appId: undefined,
+    usage: undefined,
+    matchedRules: undefined,
   };
 }
 

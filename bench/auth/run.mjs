@@ -190,7 +190,8 @@ function gatewayConfig(backendPort) {
   return {
     workers: 1,
     cpu_affinity: false, // the bench pins processes itself
-    listen: { http: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+    // metrics: null, not the default 9090 (may be taken; older commits' schema accepts null too).
+    listen: { http: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, metrics: null },
     access_log: null,
     services: [
       { id: 'open', path: '/open', upstream },

@@ -393,11 +393,17 @@ export const LIQUID_HEADERS_POLICY = {
   configuration: { request: [{ op: 'set', header: 'X-Client', value: '{{ remote_addr }}', value_type: 'liquid' }] },
 };
 
-export function gatewayConfig(backendPort, policies = []) {
+/**
+ * The benchmark gateway's config. `metrics: true` opens the metrics listener on
+ * a free port (several gateways run at once, and its default 9090 may be
+ * taken); otherwise it is `null`, which every commit's schema accepts, so
+ * `--head` and `ab.mjs` also run on commits from before metrics.
+ */
+export function gatewayConfig(backendPort, policies = [], { metrics = false } = {}) {
   return {
     workers: 1,
     cpu_affinity: false, // the bench pins processes itself
-    listen: { http: { host: '127.0.0.1', port: 0 }, admin: null },
+    listen: { http: { host: '127.0.0.1', port: 0 }, admin: null, metrics: metrics ? { host: '127.0.0.1', port: 0 } : null },
     access_log: null,
     services: [
       { id: 'bench', path: '/', upstream: `http://127.0.0.1:${backendPort}`, ...(policies.length > 0 ? { policies } : {}) },
@@ -411,8 +417,13 @@ export function gatewayConfig(backendPort, policies = []) {
  * node_modules symlinked, `tsc -p tsconfig.build.json`. Returns the directory.
  */
 export function buildHead() {
+  return buildRef('HEAD');
+}
+
+/** {@link buildHead} for any commit-ish (`HEAD~1`, a commit id, a branch). */
+export function buildRef(ref) {
   const dir = makeTempDir('head');
-  execFileSync('sh', ['-c', `git -C "${REPO}" archive HEAD | tar -x -C "${dir}"`], { stdio: 'inherit' });
+  execFileSync('sh', ['-c', `git -C "${REPO}" archive "${ref}" | tar -x -C "${dir}"`], { stdio: 'inherit' });
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');
   execFileSync(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
     cwd: dir,
@@ -484,6 +495,7 @@ export async function startGateway(gatewayDir, config, { name = 'gateway', env =
     pid: child.pid,
     workerPid: workers[0],
     port,
+    metricsPort: ready.metrics,
     child,
     dir,
     output: () => output,

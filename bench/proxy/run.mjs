@@ -3,7 +3,7 @@
  * Gateway vs NGINX as a reverse proxy: CPU per request, req/s, latency, RSS.
  *
  *   node bench/proxy/run.mjs [--rounds 3] [--duration 8] [--warmup 3] [--connections 50]
- *                            [--variants plain,liquid] [--head] [--json]
+ *                            [--variants plain,liquid,scrape] [--scrape-ms 100] [--head] [--json]
  *
  * Starts an NGINX backend, an NGINX reference proxy and one gateway (1 worker)
  * per variant, all against the same backend; wrk on CPU 0, proxies and backend
@@ -13,7 +13,9 @@
  * the median of the per-round ratios is reported.
  *
  * Variants: `plain` = no policies; `liquid` = a `headers` policy setting
- * X-Client from the Liquid template `{{ remote_addr }}`.
+ * X-Client from the Liquid template `{{ remote_addr }}`; `scrape` = `plain`
+ * with GET /metrics every --scrape-ms during its runs (the cost of a scrape:
+ * compare with `plain` in the same round).
  *
  * --head benchmarks a clean build of the committed tree (git archive HEAD) instead
  * of the working tree's dist/ (which other people's uncommitted edits may change).
@@ -50,6 +52,7 @@ const TARGET_RSS_MB = 120;
 const VARIANTS = {
   plain: { label: 'gateway', policies: [] },
   liquid: { label: 'gateway+liquid', policies: [LIQUID_HEADERS_POLICY] },
+  scrape: { label: 'gateway+scrape', policies: [], scrape: true },
 };
 
 const opts = parseFlags(process.argv.slice(2), {
@@ -58,6 +61,7 @@ const opts = parseFlags(process.argv.slice(2), {
   warmup: 3,
   connections: 50,
   variants: 'plain,liquid',
+  'scrape-ms': 100,
   'node-args': '',
   head: false,
   json: false,
@@ -80,9 +84,9 @@ async function main() {
   reference.name = 'nginx';
   const gateways = [];
   for (const v of variantNames) {
-    const { label, policies } = VARIANTS[v];
+    const { label, policies, scrape } = VARIANTS[v];
     const nodeArgs = opts['node-args'].split(' ').filter(Boolean);
-    const g = await startGateway(gatewayDir, gatewayConfig(backend.port, policies), { name: label, nodeArgs });
+    const g = await startGateway(gatewayDir, gatewayConfig(backend.port, policies, { metrics: scrape === true }), { name: label, nodeArgs });
     g.idleMemory = memoryMiB(g.workerPid);
     gateways.push({ variant: v, ...g });
   }
@@ -105,17 +109,20 @@ async function main() {
   const runs = [];
   for (let round = 1; round <= opts.rounds; round++) {
     for (const t of [reference, ...gateways]) {
+      const scraper = VARIANTS[t.variant]?.scrape ? startScraper(t.metricsPort, Number(opts['scrape-ms'])) : undefined;
       const result = await measure(t, backend, {
         duration: opts.duration,
         connections: opts.connections,
         sampleMemoryPid: t.workerPid,
       });
+      if (scraper) result.scrapes = await scraper.stop();
       result.round = round;
       if (t.workerPid) result.memoryAfter = memoryMiB(t.workerPid);
       runs.push(result);
       log(`  round ${round} ${t.name.padEnd(15)} ${fmt(result.rps, 0).padStart(7)} req/s  ${fmt(result.cpuUsPerReq, 2)} µs CPU/req` +
         (result.memory ? `  worker RSS ${fmt(result.memory.rss)} MiB` : ''));
       if (result.errors > 0) log(`    WARNING: ${result.errors} non-2xx/socket errors`);
+      if (result.scrapes) log(`    ${result.scrapes.count} scrapes of ${fmt(result.scrapes.bytes / 1024)} KiB, ${result.scrapes.failed} failed`);
     }
   }
 
@@ -142,6 +149,13 @@ function summarise(runs) {
         rpsRatio: g.rps / ref.rps,
       };
     }
+    if (pair.plain && pair.scrape) {
+      const g = byRound(round, VARIANTS.scrape.label);
+      pair.scrapeExtraUsPerReq = pair.scrape.cpuUsPerReq - pair.plain.cpuUsPerReq;
+      pair.scrapeOverPlain = pair.scrape.cpuUsPerReq / pair.plain.cpuUsPerReq;
+      // Extra CPU of the whole run over the scrapes made during it.
+      pair.scrapeCpuMs = (pair.scrapeExtraUsPerReq * g.requests) / g.scrapes.count / 1000;
+    }
     if (pair.plain && pair.liquid) {
       pair.liquidExtraUsPerReq = pair.liquid.cpuUsPerReq - pair.plain.cpuUsPerReq;
       pair.liquidOverPlain = pair.liquid.cpuUsPerReq / pair.plain.cpuUsPerReq;
@@ -161,6 +175,11 @@ function summarise(runs) {
       workerAnonMiBMax: Math.max(...own.map((r) => r.memory?.anon ?? NaN)),
       workerHwmMiB: Math.max(...own.map((r) => r.memoryAfter?.hwm ?? NaN)),
     };
+  }
+  if (variantNames.includes('plain') && variantNames.includes('scrape')) {
+    medians.scrapeExtraUsPerReq = median(pairs.map((p) => p.scrapeExtraUsPerReq));
+    medians.scrapeOverPlain = median(pairs.map((p) => p.scrapeOverPlain));
+    medians.scrapeCpuMs = median(pairs.map((p) => p.scrapeCpuMs));
   }
   if (variantNames.includes('plain') && variantNames.includes('liquid')) {
     medians.liquidExtraUsPerReq = median(pairs.map((p) => p.liquidExtraUsPerReq));
@@ -204,13 +223,22 @@ function render({ machine, options, runs, summary }) {
   for (const v of variantNames) header.push(`${VARIANTS[v].label} µs/req`, `÷ NGINX (CPU)`, `req/s ÷ NGINX`);
   const hasBoth = variantNames.includes('plain') && variantNames.includes('liquid');
   if (hasBoth) header.push('liquid − plain µs/req', 'liquid ÷ plain');
+  const hasScrape = variantNames.includes('plain') && variantNames.includes('scrape');
+  if (hasScrape) header.push('scrape − plain µs/req', 'scrape ÷ plain', 'CPU ms per scrape');
   const pairRow = (label, p) => {
     const row = [label, fmt(p.nginxCpuUsPerReq, 2)];
     for (const v of variantNames) row.push(fmt(p[v].cpuUsPerReq, 2), `${fmt(p[v].cpuRatio, 2)}×`, fmt(p[v].rpsRatio, 2));
     if (hasBoth) row.push(fmt(p.liquidExtraUsPerReq, 2), `${fmt(p.liquidOverPlain, 2)}×`);
+    if (hasScrape) row.push(fmt(p.scrapeExtraUsPerReq, 2), `${fmt(p.scrapeOverPlain, 2)}×`, fmt(p.scrapeCpuMs, 2));
     return row;
   };
   out.push(table(header, [...summary.pairs.map((p) => pairRow(String(p.round), p)), pairRow('**median**', summary.medians)]), '');
+  if (hasScrape) {
+    const scraped = runs.filter((r) => r.scrapes);
+    out.push(`${VARIANTS.scrape.label}: GET /metrics every ${options['scrape-ms']} ms during each run: ` +
+      scraped.map((r) => `${r.scrapes.count} scrapes${r.scrapes.failed ? ` (${r.scrapes.failed} failed)` : ''}`).join(', ') +
+      `; ${fmt((scraped.at(-1)?.scrapes.bytes ?? NaN) / 1024)} KiB each`, '');
+  }
   for (const v of variantNames) {
     const m = summary.medians[v];
     out.push(`${VARIANTS[v].label} worker VmRSS: idle ${fmt(m.workerIdleMiB?.rss)} MiB (anon ${fmt(m.workerIdleMiB?.anon)}); ` +
@@ -223,6 +251,38 @@ function render({ machine, options, runs, summary }) {
       `target worker RSS ≤ ${t.workerRssMiB.target} MB under load: ${fmt(t.workerRssMiB.measured)} MiB → ${t.workerRssMiB.pass ? 'PASS' : 'FAIL'}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * GET /metrics of a gateway every `everyMs` (never two at once) until
+ * `stop()`, which resolves with the count, bytes and failures.
+ */
+function startScraper(port, everyMs) {
+  if (!port) throw new Error('the scrape variant needs the gateway\'s metrics port (listen.metrics in its ready line)');
+  const stats = { count: 0, bytes: 0, failed: 0 };
+  let inFlight;
+  const scrapeOnce = async () => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      const text = await res.text();
+      if (res.status === 200) {
+        stats.count++;
+        stats.bytes = text.length;
+      } else stats.failed++;
+    } catch {
+      stats.failed++;
+    }
+  };
+  const timer = setInterval(() => {
+    if (inFlight === undefined) inFlight = scrapeOnce().finally(() => (inFlight = undefined));
+  }, everyMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
+      return stats;
+    },
+  };
 }
 
 main().catch(async (error) => {

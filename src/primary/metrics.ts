@@ -1,0 +1,147 @@
+/**
+ * The primary's side of SPEC §6's metrics: its own families (worker restarts,
+ * config reloads and version, certificate expiry), its process metrics, and
+ * the collection of every worker's snapshot on a scrape.
+ *
+ * @module
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../shared/log.js';
+import { addCounters, aggregate, skeleton } from '../shared/metrics/aggregate.js';
+import { CONFIG_RELOAD_RESULTS, METRICS, PRIMARY_PROCESS } from '../shared/metrics/definitions.js';
+import type { MetricsSnapshot } from '../shared/metrics/families.js';
+import { createProcessRegistry, processSnapshot } from '../shared/metrics/process.js';
+import { WorkerQuery } from './worker-query.js';
+
+/**
+ * How long a scrape waits for the workers' snapshots. A worker that has not
+ * answered by then (stopped, stuck in a long synchronous task) is reported
+ * with the last snapshot it sent, and a warning is logged: the scrape never
+ * hangs on a worker, and its counters never go backwards.
+ */
+export const WORKER_METRICS_TIMEOUT_MS = 1000;
+
+/** Where worker snapshots come from: the supervisor, over each worker's pipe. */
+export interface WorkerMetricsSource {
+  /**
+   * Sends `metrics-request {id}` to every live worker; returns the pids asked.
+   * Each answers through {@link PrimaryMetrics.workerSnapshot}.
+   */
+  requestMetrics(id: number): number[];
+}
+
+/** What the primary's own gauges and counters are read from at scrape time (the Gateway). */
+export interface GatewayMetricsSource {
+  /** The version every worker serves (`portcullis_config_version`). */
+  configVersion(): number;
+  /** Reload outcomes since start (`portcullis_config_reloads_total{result}`). */
+  configReloads(): { readonly ok: number; readonly rejected: number };
+}
+
+/**
+ * The primary's metrics and the scrape. `render()` asks every worker for a
+ * snapshot, waits at most {@link WORKER_METRICS_TIMEOUT_MS}, and aggregates
+ * with prom-client's `AggregatorRegistry.aggregate`:
+ *
+ * - the `portcullis_*` counters and histograms are summed over workers;
+ * - a worker that exits leaves its last collected counts behind (kept and
+ *   summed in from then on), so counters never go backwards when a worker is
+ *   replaced; what it counted after the last collection is lost;
+ * - process metrics keep one series per process (`process` label).
+ *
+ * @example
+ * const metrics = new PrimaryMetrics(logger, gateway);
+ * metrics.attach(supervisor);
+ * const text = await metrics.render();
+ */
+export class PrimaryMetrics {
+  private readonly registry: Registry;
+  private readonly restarts: Counter;
+  private source: WorkerMetricsSource | undefined = undefined;
+  /** Latest snapshot of each live worker process, by pid. */
+  private readonly live = new Map<number, MetricsSnapshot>();
+  /** Counters and histograms left by workers that exited, summed. */
+  private retired: MetricsSnapshot = [];
+  private readonly query: WorkerQuery<MetricsSnapshot>;
+  /** Scrapes that arrive while one is collecting share its result. */
+  private rendering: Promise<string> | undefined = undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    gateway: GatewayMetricsSource,
+    private readonly timeoutMs = WORKER_METRICS_TIMEOUT_MS,
+  ) {
+    this.query = new WorkerQuery(timeoutMs);
+    this.registry = createProcessRegistry(PRIMARY_PROCESS);
+    const registers = [this.registry];
+    this.restarts = new Counter({ ...definition(METRICS.workerRestarts), registers });
+    new Counter({
+      ...definition(METRICS.configReloads),
+      labelNames: ['result'] as const,
+      registers,
+      // The Gateway counts reload outcomes (it also reports them on /status): read them at scrape time.
+      collect() {
+        const counts = gateway.configReloads();
+        this.reset();
+        for (const result of CONFIG_RELOAD_RESULTS) this.inc({ result }, counts[result]);
+      },
+    });
+    new Gauge({
+      ...definition(METRICS.configVersion),
+      registers,
+      collect() {
+        this.set(gateway.configVersion());
+      },
+    });
+    // TLS termination is not built yet: the family is declared, with no series
+    // until a listener serves certificates.
+    new Gauge({ ...definition(METRICS.tlsCertExpiry), labelNames: ['host'] as const, registers });
+  }
+
+  /** Where worker snapshots come from (the supervisor, once it exists). */
+  attach(source: WorkerMetricsSource): void {
+    this.source = source;
+  }
+
+  /** A crashed worker was replaced (`portcullis_worker_restarts_total`). */
+  workerRestarted(): void {
+    this.restarts.inc();
+  }
+
+  /** Worker `pid` answered collection `id`. Late answers (after the timeout, or from an exited worker) are dropped. */
+  workerSnapshot(pid: number, id: number, snapshot: MetricsSnapshot): void {
+    if (this.query.answer(pid, id, snapshot)) this.live.set(pid, snapshot);
+  }
+
+  /** Worker `pid` exited: keep its last counts, stop waiting for it. */
+  workerExited(pid: number): void {
+    const last = this.live.get(pid);
+    if (last !== undefined) {
+      this.retired = addCounters(this.retired, last);
+      this.live.delete(pid);
+    }
+    this.query.gone(pid);
+  }
+
+  /** The Prometheus text of every process, aggregated. Concurrent calls share one collection. */
+  render(): Promise<string> {
+    this.rendering ??= this.collect().finally(() => (this.rendering = undefined));
+    return this.rendering;
+  }
+
+  private async collect(): Promise<string> {
+    const { unanswered } = await this.query.collect((id) => this.source?.requestMetrics(id) ?? []);
+    if (unanswered.length > 0) {
+      this.logger.warn(
+        { pids: unanswered, timeout_ms: this.timeoutMs },
+        'workers did not answer the metrics request in time; their last snapshot is reported',
+      );
+    }
+    const own = await processSnapshot(this.registry);
+    return aggregate([skeleton(), own, ...this.live.values(), this.retired]).metrics();
+  }
+}
+
+function definition(d: { readonly name: string; readonly help: string }): { name: string; help: string } {
+  return { name: d.name, help: d.help };
+}
