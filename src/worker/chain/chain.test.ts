@@ -28,6 +28,8 @@ const stepSchema = z.strictObject({
   content: z.boolean().default(false),
   needsBody: z.boolean().default(false),
   responseThrows: z.boolean().default(false),
+  finish: z.boolean().default(false),
+  finishThrows: z.boolean().default(false),
 });
 
 function registryWith(trace: string[]): PolicyRegistry {
@@ -89,6 +91,12 @@ function registryWith(trace: string[]): PolicyRegistry {
           mark('response');
           head.headers.append('x-trace', c.id);
           if (c.responseThrows) throw new Error(`${c.id} response broke`);
+        };
+      }
+      if (c.finish) {
+        instance.onFinish = () => {
+          mark('finish');
+          if (c.finishThrows) throw new Error(`${c.id} finish broke`);
         };
       }
       return instance;
@@ -229,6 +237,30 @@ describe('compileChain phase order', () => {
 });
 
 describe('compileChain composition', () => {
+  it('runs finish phases in reverse order for the policies the request reached; one that throws does not stop the others', () => {
+    const trace: string[] = [];
+    const chain = build(trace, [
+      { id: 'a', response: false, finish: true },
+      { id: 'b', response: false, finish: true, finishThrows: true },
+      { id: 'c', request: 'reply', response: false, finish: true },
+      { id: 'd', response: false, finish: true },
+    ]);
+    expect(chain.hasFinishPhases).toBe(true);
+    const ctx = makeCtx();
+    const outcome = chain.runRequest(ctx) as RequestOutcome;
+    trace.length = 0;
+    const failure = chain.runFinish(ctx, outcome);
+    // 'd' was never reached (c replied): no finish for it.
+    expect(trace).toEqual(['c:finish', 'b:finish', 'a:finish']);
+    expect(failure).toMatchObject({ code: 'internal', phase: 'finish' });
+    expect(build([], [{ id: 'x' }]).hasFinishPhases).toBe(false);
+  });
+
+  it('keeps a policy that has only a finish phase', () => {
+    const chain = build([], [{ id: 'only', request: 'none', response: false, finish: true }]);
+    expect(chain.policies).toEqual(['step']);
+  });
+
   it('drops policies that define no phase and calls no missing phase', () => {
     const chain = build([], [{ id: 'a', request: 'none', response: false }, { id: 'b' }]);
     expect(chain.policies).toEqual(['step']);

@@ -23,6 +23,11 @@
  *    envoyproxy/envoy#4599). The head is that of the upstream response or of
  *    the local reply.
  *
+ * 4. **finish** (`onFinish(ctx)`), once the request is over, in REVERSE
+ *    chain order, for the same policies as the response phase: it releases
+ *    what a request phase took (a connection limiter's slot), whether the
+ *    response went out, failed or the client went away.
+ *
  * A policy that throws (or whose Promise rejects) never escapes the chain: the
  * request phase yields a {@link FailureOutcome} whose `error` the caller turns
  * into an `internal` 500 with the request id, and logs. The response phases of
@@ -43,7 +48,7 @@ export interface PolicyFailure {
   readonly code: 'internal';
   /** Name of the failing policy. */
   readonly policy: string;
-  readonly phase: 'request' | 'content' | 'response';
+  readonly phase: 'request' | 'content' | 'response' | 'finish';
   /** What was thrown. For logs only, never for the client. */
   readonly cause: unknown;
 }
@@ -103,6 +108,14 @@ export interface CompiledChain {
    * caller to log (the response still goes out).
    */
   runResponse(ctx: RequestContext, head: ResponseHead, outcome: RequestOutcome): PolicyFailure | undefined;
+  /** Some policy has a finish phase. When false, `runFinish` does nothing. */
+  readonly hasFinishPhases: boolean;
+  /**
+   * Runs the finish phases, in reverse order, of the policies `outcome`
+   * reached. Call it exactly once per request, when the request is over.
+   * Never throws; returns the first failure, if any, for the caller to log.
+   */
+  runFinish(ctx: RequestContext, outcome: RequestOutcome): PolicyFailure | undefined;
 }
 
 /** A chain that cannot be built; `issues` are `policies.<i>….: message` lines. */
@@ -185,7 +198,7 @@ export function compileChain(
       return;
     }
     // A policy with nothing to do is not in the chain (CONVENTIONS point 2).
-    if (!instance.onRequest && !instance.onContent && !instance.onResponse && !instance.needsBody) return;
+    if (!instance.onRequest && !instance.onContent && !instance.onResponse && !instance.onFinish && !instance.needsBody) return;
     steps.push({ name: definition.name, position: steps.length, instance });
   });
   if (issues.length > 0) throw new ChainConfigError(issues);
@@ -196,11 +209,14 @@ class Chain implements CompiledChain {
   readonly needsBody: boolean;
   readonly policies: readonly string[];
   readonly hasResponsePhases: boolean;
+  readonly hasFinishPhases: boolean;
   readonly #size: number;
   readonly #request: readonly Step[];
   readonly #content: Step | undefined;
   /** Steps with a response phase, already in reverse chain order. */
   readonly #response: readonly Step[];
+  /** Steps with a finish phase, in reverse chain order. */
+  readonly #finish: readonly Step[];
 
   constructor(steps: readonly Step[]) {
     this.needsBody = steps.some((s) => s.instance.needsBody);
@@ -210,6 +226,8 @@ class Chain implements CompiledChain {
     this.#content = steps.find((s) => s.instance.onContent !== undefined);
     this.#response = steps.filter((s) => s.instance.onResponse !== undefined).reverse();
     this.hasResponsePhases = this.#response.length > 0;
+    this.#finish = steps.filter((s) => s.instance.onFinish !== undefined).reverse();
+    this.hasFinishPhases = this.#finish.length > 0;
   }
 
   runRequest(ctx: RequestContext): RequestOutcome | Promise<RequestOutcome> {
@@ -267,14 +285,35 @@ class Chain implements CompiledChain {
   }
 
   runResponse(ctx: RequestContext, head: ResponseHead, outcome: RequestOutcome): PolicyFailure | undefined {
+    return this.#runReached(this.#response, 'response', ctx, outcome, head);
+  }
+
+  runFinish(ctx: RequestContext, outcome: RequestOutcome): PolicyFailure | undefined {
+    return this.#runReached(this.#finish, 'finish', ctx, outcome, undefined);
+  }
+
+  /**
+   * Runs the response or finish phase of each of `steps` (already in reverse
+   * order) that `outcome` reached. A phase that throws is skipped; the
+   * others still run.
+   */
+  #runReached(
+    steps: readonly Step[],
+    phase: 'response' | 'finish',
+    ctx: RequestContext,
+    outcome: RequestOutcome,
+    head: ResponseHead | undefined,
+  ): PolicyFailure | undefined {
     const reached = outcome.kind === 'proceed' ? this.#size : outcome.reached;
     let first: PolicyFailure | undefined;
-    for (const step of this.#response) {
+    for (const step of steps) {
       if (step.position >= reached) continue;
+      const instance = step.instance;
       try {
-        (step.instance.onResponse as (c: RequestContext, h: ResponseHead) => void).call(step.instance, ctx, head);
+        if (phase === 'response') instance.onResponse?.(ctx, head as ResponseHead);
+        else instance.onFinish?.(ctx);
       } catch (error) {
-        first ??= { code: 'internal', policy: step.name, phase: 'response', cause: error };
+        first ??= { code: 'internal', policy: step.name, phase, cause: error };
       }
     }
     return first;

@@ -12,6 +12,7 @@ import type { CredentialsConfig } from '../../shared/config/schema.js';
 import type { ErrorCode } from '../../shared/errors.js';
 import type { AuthFacilities } from '../auth/facilities.js';
 import type { JwksRegistry } from '../auth/jwks-registry.js';
+import type { LimiterFacilities } from '../limits/facilities.js';
 import type { LocalReply, RequestContext, ResponseHead } from '../context.js';
 
 /** What a request phase returns: a local reply ends the request phase, `undefined` continues. */
@@ -47,6 +48,12 @@ export interface PolicyInstance {
    * upstream, or a local reply) before it is written. Synchronous.
    */
   onResponse?(ctx: RequestContext, head: ResponseHead): void;
+  /**
+   * Finish phase (APIcast's `log`): the request is over (answered, failed or
+   * abandoned by the client). Releases what the request phase took, such as
+   * the slot of a connection limiter. Synchronous.
+   */
+  onFinish?(ctx: RequestContext): void;
 }
 
 /**
@@ -65,8 +72,23 @@ export interface PolicyEvent {
    * - `introspection_unavailable`: the token introspection endpoint could not
    *   give a verdict (network error, timeout, 5xx, a non-RFC 7662 answer);
    *   the request was decided by the policy's `caching` mode.
+   * - `limits_exceeded`: a rate limit was reached and the request rejected
+   *   (`detail`: the limiter's key name, or the plan's metric).
+   * - `limits_exceeded_logged`: a rate limit was reached but the request let
+   *   through (`error_handling: log`).
+   * - `counter_table_full`: a limiter found no free slot for a new key in the
+   *   shared counter table; `counters.when_full` decided the request.
+   * - `limiter_unavailable`: a limiter could not be applied (its key did not
+   *   render, or the fleet store is unreachable); handled as configured.
    */
-  readonly code: 'template_render_failed' | 'header_value_rejected' | 'introspection_unavailable';
+  readonly code:
+    | 'template_render_failed'
+    | 'header_value_rejected'
+    | 'introspection_unavailable'
+    | 'limits_exceeded'
+    | 'limits_exceeded_logged'
+    | 'counter_table_full'
+    | 'limiter_unavailable';
   /** Short human-readable detail (the header name, the template error). */
   readonly detail: string;
 }
@@ -109,6 +131,12 @@ export interface PolicyService {
    * without it. See `src/worker/auth/jwks-registry.ts`.
    */
   readonly jwks?: JwksRegistry;
+  /**
+   * The worker's shared counter table and its edge-case settings. Required
+   * by `rate_limit` and `plan_limits`, whose factories refuse to build
+   * without it. See `src/worker/limits/facilities.ts`.
+   */
+  readonly limiters?: LimiterFacilities;
 }
 
 /**

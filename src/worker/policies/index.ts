@@ -11,6 +11,8 @@ import { apiKeyPolicy } from './api_key/index.js';
 import { echoPolicy } from './echo/index.js';
 import { headersPolicy } from './headers/index.js';
 import { jwtPolicy } from './jwt/index.js';
+import { planLimitsPolicy } from './plan_limits/index.js';
+import { rateLimitPolicy } from './rate_limit/index.js';
 import { roleCheckPolicy } from './role_check/index.js';
 import { tokenIntrospectionPolicy } from './token_introspection/index.js';
 
@@ -19,6 +21,8 @@ export { apiKeyPolicy } from './api_key/index.js';
 export { echoPolicy } from './echo/index.js';
 export { headersPolicy } from './headers/index.js';
 export { jwtPolicy } from './jwt/index.js';
+export { planLimitsPolicy } from './plan_limits/index.js';
+export { rateLimitPolicy } from './rate_limit/index.js';
 export { roleCheckPolicy } from './role_check/index.js';
 export { tokenIntrospectionPolicy } from './token_introspection/index.js';
 
@@ -31,4 +35,6 @@ export const builtinPolicies: PolicyRegistry = new Map<string, PolicyDefinition>
   [tokenIntrospectionPolicy.name, tokenIntrospectionPolicy],
   [jwtPolicy.name, jwtPolicy],
   [roleCheckPolicy.name, roleCheckPolicy],
+  [rateLimitPolicy.name, rateLimitPolicy],
+  [planLimitsPolicy.name, planLimitsPolicy],
 ]);

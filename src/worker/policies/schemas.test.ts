@@ -12,8 +12,18 @@ describe('policy registries', () => {
   });
 
   it('hold only the policies built so far', () => {
-    expect(Object.keys(policySchemas).sort()).toEqual(['anonymous', 'api_key', 'echo', 'headers', 'jwt', 'role_check', 'token_introspection']);
-    for (const later of ['cors', 'rate_limit', 'url_rewrite', 'context_debug']) {
+    expect(Object.keys(policySchemas).sort()).toEqual([
+      'anonymous',
+      'api_key',
+      'echo',
+      'headers',
+      'jwt',
+      'plan_limits',
+      'rate_limit',
+      'role_check',
+      'token_introspection',
+    ]);
+    for (const later of ['cors', 'ip_check', 'url_rewrite', 'context_debug']) {
       expect(policySchemas[later]).toBeUndefined();
       expect(builtinPolicies.has(later)).toBe(false);
     }

@@ -14,6 +14,8 @@ import { apiKeySchema } from './api_key/schema.js';
 import { echoSchema } from './echo/schema.js';
 import { headersSchema } from './headers/schema.js';
 import { jwtSchema } from './jwt/schema.js';
+import { planLimitsSchema } from './plan_limits/schema.js';
+import { rateLimitSchema } from './rate_limit/schema.js';
 import { roleCheckSchema } from './role_check/schema.js';
 import { tokenIntrospectionSchema } from './token_introspection/schema.js';
 
@@ -32,5 +34,7 @@ export const policySchemas: Readonly<Record<string, z.ZodType>> = Object.freeze(
     token_introspection: tokenIntrospectionSchema,
     jwt: jwtSchema,
     role_check: roleCheckSchema,
+    rate_limit: rateLimitSchema,
+    plan_limits: planLimitsSchema,
   }),
 );
