@@ -175,18 +175,19 @@ export class ClientResponse {
     response.endCorked();
   }
 
+  /** Ends a streamed response; a close was announced in its head (flushHead), never asked of uWS here. */
   private endCorked(): void {
     this.flushHead();
     if (this.bodiless) {
-      this.res.endWithoutBody(this.isHead && this.knownLength >= 0 ? this.knownLength : undefined, this.closeAfter);
+      this.res.endWithoutBody(this.isHead && this.knownLength >= 0 ? this.knownLength : undefined, false);
     } else if (this.knownLength === 0) {
-      this.res.end(undefined, this.closeAfter);
+      this.res.end(undefined, false);
     } else if (this.knownLength > 0) {
       // Upstream sent fewer bytes than it announced: the client must not
       // mistake the truncated body for a whole one.
       this.res.close();
     } else {
-      this.res.end(undefined, this.closeAfter);
+      this.res.end(undefined, false);
     }
   }
 
@@ -248,6 +249,13 @@ export class ClientResponse {
     }
     this.writeHead(this.pendingStatus, this.pendingFields ?? []);
     this.pendingFields = undefined;
+    // uWS writes its own `Connection: close` when end() is asked to close the
+    // connection, even after body bytes of a chunked response are out (it
+    // lands inside the body: "2\r\nokConnection: close\r\n…"). A streamed
+    // response announces the close in its head instead and ends without
+    // asking uWS to close: the client closes after reading it (RFC 9112 §9.6),
+    // and a drain cuts a connection that stays idle.
+    if (this.closeAfter) this.res.writeHeader('connection', 'close');
   }
 
   private writeHead(status: number, fields: readonly ResponseField[]): void {

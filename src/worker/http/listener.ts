@@ -12,6 +12,9 @@ function collectField(name: string, value: string): void {
 
 const textDecoder = new TextDecoder();
 
+/** How often a drain checks whether the last connections have closed. */
+const DRAIN_POLL_MS = 20;
+
 /**
  * An HTTP listener on uWS. All workers listen on the same port: uWS sets
  * SO_REUSEPORT, and the kernel spreads connections across them.
@@ -21,6 +24,8 @@ export class HttpListener {
   private socket: us_listen_socket | undefined = undefined;
   /** Requests whose response has not finished yet. */
   inFlight = 0;
+  /** Open client connections (metrics: `portcullis_connections`). */
+  connections = 0;
   private idleWaiter: (() => void) | undefined = undefined;
 
   constructor(
@@ -28,6 +33,10 @@ export class HttpListener {
     private readonly scheme: 'http' | 'https',
   ) {
     this.app = uWS.App();
+    // uWS calls the filter with +1 when a connection opens and -1 when it closes.
+    this.app.filter((_res, count) => {
+      this.connections += count as number;
+    });
     this.app.any('/*', (res, req) => this.onRequest(res, req));
   }
 
@@ -48,6 +57,26 @@ export class HttpListener {
     if (this.socket !== undefined) {
       uWS.us_listen_socket_close(this.socket);
       this.socket = undefined;
+    }
+  }
+
+  /**
+   * Resolves once no request is in flight and every client connection has
+   * closed, or once no request has been in flight for `idleGraceMs` while
+   * idle keep-alive connections stay open. While draining, each response
+   * asks its client to close, so a busy keep-alive connection closes after
+   * its next response, from the client's side, with its last bytes flushed;
+   * only a connection idle for the whole grace is cut by `closeAll`.
+   */
+  async whenDrained(idleGraceMs: number): Promise<void> {
+    for (;;) {
+      await this.whenIdle();
+      const graceEnds = Date.now() + idleGraceMs;
+      while (this.connections > 0 && this.inFlight === 0 && Date.now() < graceEnds) {
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+      }
+      // A request arrived on a keep-alive connection during the grace: wait for it too.
+      if (this.inFlight === 0) return;
     }
   }
 
