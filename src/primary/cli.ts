@@ -10,6 +10,7 @@ import { isStoreError } from '../shared/store/errors.js';
 import { defaultConfigPath, STORE_COMMANDS, STORE_USAGE, UsageError } from './commands/index.js';
 import { Gateway, GatewayStartError } from './gateway.js';
 import { resolveStateDir } from './state-dir.js';
+import { MAX_WORKERS } from '../shared/counters/layout.js';
 
 const USAGE = `usage: portcullis <command> [options]
 
@@ -21,7 +22,7 @@ Environment: PORTCULLIS_CONFIG, PORTCULLIS_STATE_DIR, PORTCULLIS_WORKERS,
 PORTCULLIS_LOG_LEVEL, PORTCULLIS_ADD_ROUTE.`;
 
 /** Commands of SPEC §2 that later releases add; named so the error is precise. */
-const NOT_YET_AVAILABLE = new Set(['usage', 'workers', 'cert', 'config', 'bench']);
+const NOT_YET_AVAILABLE = new Set(['cert', 'bench']);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -51,8 +52,9 @@ async function main(argv: string[]): Promise<number> {
 
 function parseWorkers(text: string, source: string): number | 'auto' {
   if (text === 'auto') return 'auto';
-  if (!/^[1-9][0-9]{0,2}$/.test(text)) throw new UsageError(`${source}: must be a positive integer or "auto"`);
-  return Number(text);
+  const count = /^[1-9][0-9]?$/.test(text) ? Number(text) : 0;
+  if (count < 1 || count > MAX_WORKERS) throw new UsageError(`${source}: must be "auto" or a whole number from 1 to ${MAX_WORKERS}`);
+  return count;
 }
 
 function parseHostPort(text: string, source: string): { host: string; port: number } {

@@ -7,6 +7,8 @@ import type { GatewayConfig } from '../shared/config/schema.js';
 import { IpcChannel } from '../shared/ipc/channel.js';
 import type { PrimaryMessage, WorkerMessage } from '../shared/ipc/messages.js';
 import type { Logger } from '../shared/log.js';
+import type { MetricsSnapshot } from '../shared/metrics/families.js';
+import type { WorkerHealth } from '../shared/worker-health.js';
 
 const WORKER_HEAP_FLAG = '--max-semi-space-size=4';
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
@@ -61,11 +63,65 @@ export interface SupervisorOptions {
   readonly maxHeaderBytes: number;
   /** The state directory; workers open its store read-only. */
   readonly stateDir: string;
+  /** The device's shared counter table file; every worker maps it. */
+  readonly countersPath: string;
+  /**
+   * Called when worker `id`'s process has exited, before a replacement can
+   * start: what it held in shared memory (connection-limiter slots) is released.
+   */
+  readonly onWorkerGone?: (id: number) => void;
   readonly logger: Logger;
   /** Called whenever a worker slot changes state (readiness, metrics). */
   readonly onChange?: () => void;
   /** Called when a crashed worker is replaced (restart counter). */
   readonly onRestart?: () => void;
+  /** Receives the workers' metric snapshots and their exits (see `PrimaryMetrics`). */
+  readonly metrics?: WorkerMetricsSink;
+  /** Receives the workers' health snapshots and their exits (`GET /services`). */
+  readonly health?: WorkerHealthSink;
+}
+
+/** Where `health` answers go (see `ServiceStatusCollector`). */
+export interface WorkerHealthSink {
+  /** Worker `pid` answered `health-request {id}`. */
+  workerHealth(pid: number, id: number, health: WorkerHealth): void;
+  /** Worker `pid` exited: no collection waits for it any more. */
+  workerExited(pid: number): void;
+}
+
+/** A worker process asked a question: its pid and its slot (the `id` of `/status`). */
+export interface AskedWorker {
+  readonly pid: number;
+  readonly worker: number;
+}
+
+/** The primary's metrics as the supervisor feeds them. */
+export interface WorkerMetricsSink {
+  /** Worker `pid` answered `metrics-request {id}`. */
+  workerSnapshot(pid: number, id: number, snapshot: MetricsSnapshot): void;
+  /** Worker `pid` exited (its last snapshot is kept). */
+  workerExited(pid: number): void;
+}
+
+/**
+ * Tells a worker to drain (finish in-flight requests, then exit) and resolves
+ * when it has exited; SIGKILL after `timeoutMs` + 2 s as a backstop.
+ */
+function drainProcess(
+  child: ChildProcess,
+  channel: IpcChannel<WorkerMessage, PrimaryMessage> | undefined,
+  timeoutMs: number,
+): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    // The worker gives up on in-flight requests at timeoutMs; this is the backstop.
+    const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 2000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    channel?.send({ type: 'drain', timeoutMs });
+  });
 }
 
 /** One worker slot: a process that is replaced when it dies. */
@@ -150,6 +206,34 @@ export class WorkerSupervisor {
     if (!ok) this.options.logger.warn({ version }, 'not every worker acknowledged the config in time');
   }
 
+  /**
+   * Asks every worker that has a pipe for its metrics (`metrics-request {id}`);
+   * returns their pids. Answers arrive through `options.metrics`.
+   */
+  requestMetrics(id: number): number[] {
+    return this.ask({ type: 'metrics-request', id }).map((w) => w.pid);
+  }
+
+  /**
+   * Asks every worker that has a pipe for its health (`health-request {id}`);
+   * returns who was asked. Answers arrive through `options.health`.
+   */
+  requestHealth(id: number): AskedWorker[] {
+    return this.ask({ type: 'health-request', id });
+  }
+
+  private ask(message: PrimaryMessage): AskedWorker[] {
+    const asked: AskedWorker[] = [];
+    for (const slot of this.slots) {
+      const pid = slot.process?.pid;
+      if (slot.channel === undefined || pid === undefined) continue;
+      // A closed pipe drops the message; the worker's exit then ends the wait for it.
+      slot.channel.send(message);
+      asked.push({ pid, worker: slot.id });
+    }
+    return asked;
+  }
+
   allListening(): boolean {
     return this.slots.every((slot) => slot.state === 'listening');
   }
@@ -171,20 +255,47 @@ export class WorkerSupervisor {
     await Promise.all(exits);
   }
 
+  /**
+   * Replaces every worker, one at a time: a successor is started for the
+   * slot, and only once it listens (on the same port, SO_REUSEPORT) is the
+   * old process told to drain, so the port is never without a listener and
+   * in-flight requests finish where they started. Resolves when the last old
+   * worker has exited; rejects, leaving the old worker of that slot in
+   * place, if a successor cannot listen.
+   */
+  async rollingRestart(drainTimeoutMs: number): Promise<void> {
+    for (const slot of this.slots) {
+      if (this.stopping) return;
+      const old = slot.process;
+      const oldChannel = slot.channel;
+      if (old === undefined || oldChannel === undefined || slot.state !== 'listening') {
+        continue; // Being restarted by the crash path already: it comes back as a new process.
+      }
+      const listening = new Promise<boolean>((resolve) => slot.listeningWaiters.push(resolve));
+      // spawn() points the slot at the successor: the old process is detached
+      // from it (its exit no longer counts as a crash nor frees its column,
+      // which the successor now shares).
+      this.spawn(slot);
+      if (!(await listening)) {
+        const reason = slot.failure ?? 'exited before listening';
+        slot.process = old;
+        slot.channel = oldChannel;
+        slot.state = 'listening';
+        this.options.onChange?.();
+        throw new Error(`worker ${slot.id}: the replacement cannot serve (${reason}); the old worker keeps serving`);
+      }
+      this.options.logger.info({ worker: slot.id, old: old.pid, new: slot.process?.pid }, 'worker replaced; draining the old one');
+      await drainProcess(old, oldChannel, drainTimeoutMs);
+      if (old.pid !== undefined) this.processExited(old.pid);
+    }
+  }
+
   private drainSlot(slot: WorkerSlot, timeoutMs: number): Promise<void> {
     clearTimeout(slot.restartTimer);
     const child = slot.process;
     if (child === undefined || slot.state === 'exited') return Promise.resolve();
     slot.state = 'draining';
-    return new Promise((resolve) => {
-      // The worker gives up on in-flight requests at timeoutMs; this is the backstop.
-      const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 2000);
-      child.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      slot.channel?.send({ type: 'drain', timeoutMs });
-    });
+    return drainProcess(child, slot.channel, timeoutMs);
   }
 
   private spawn(slot: WorkerSlot): void {
@@ -209,6 +320,7 @@ export class WorkerSupervisor {
         // Read by uWS when it loads: the largest request head it accepts.
         UWS_HTTP_MAX_HEADERS_SIZE: String(this.options.maxHeaderBytes),
         PORTCULLIS_STATE_DIR: this.options.stateDir,
+        PORTCULLIS_COUNTERS_PATH: this.options.countersPath,
       },
     });
     slot.process = child;
@@ -216,7 +328,7 @@ export class WorkerSupervisor {
     slot.startedAt = Date.now();
     slot.channel = new IpcChannel<WorkerMessage, PrimaryMessage>(
       child.stdio[3] as Duplex,
-      (message) => this.onWorkerMessage(slot, message),
+      (message) => this.onWorkerMessage(slot, message, child.pid),
       () => {},
     );
     slot.failure = undefined;
@@ -236,8 +348,14 @@ export class WorkerSupervisor {
     }
   }
 
-  private onWorkerMessage(slot: WorkerSlot, message: WorkerMessage): void {
+  private onWorkerMessage(slot: WorkerSlot, message: WorkerMessage, pid: number | undefined): void {
     switch (message.type) {
+      case 'metrics':
+        if (pid !== undefined) this.options.metrics?.workerSnapshot(pid, message.id, message.data);
+        return;
+      case 'health':
+        if (pid !== undefined) this.options.health?.workerHealth(pid, message.id, message.data);
+        return;
       case 'listening':
         slot.state = 'listening';
         this.resolveListening(slot, true);
@@ -254,6 +372,12 @@ export class WorkerSupervisor {
         this.options.onChange?.();
         return;
     }
+  }
+
+  /** A worker process is gone: collections stop waiting for it (its last metrics are kept). */
+  private processExited(pid: number): void {
+    this.options.metrics?.workerExited(pid);
+    this.options.health?.workerExited(pid);
   }
 
   private recheckApplied(): void {
@@ -274,8 +398,10 @@ export class WorkerSupervisor {
     slot.state = 'exited';
     slot.channel = undefined;
     slot.appliedVersion = 0;
+    this.options.onWorkerGone?.(slot.id);
     this.recheckApplied();
     this.options.onChange?.();
+    if (child.pid !== undefined) this.processExited(child.pid);
     if (this.stopping) return;
     const { logger } = this.options;
     logger.error({ worker: slot.id, pid: child.pid, code, signal }, 'worker exited; restarting it');

@@ -11,8 +11,9 @@ import { HeaderList } from './http/header-list.js';
  * Builds a fresh `RequestContext` for a unit test. Defaults are neutral: a
  * `GET /` with no query and no headers from `192.0.2.1` (RFC 5737
  * documentation address) to `example.com`, request id `req-1`, service `svc`,
- * and no body, JWT claims or application id. `appPlan` and
- * `defaultCredentials` are absent unless given.
+ * and no body, JWT claims, application id, usage or matched rules (as for a
+ * service without mapping rules). `appPlan` and `defaultCredentials` are
+ * absent unless given.
  *
  * @param overrides Fields to set instead of the defaults (applied last, so an
  *   explicit `undefined` wins too).
@@ -32,6 +33,8 @@ export function testContext(overrides: Partial<RequestContext> = {}): RequestCon
     body: undefined,
     jwt: undefined,
     appId: undefined,
+    usage: undefined,
+    matchedRules: undefined,
     ...overrides,
   };
 }

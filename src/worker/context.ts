@@ -1,4 +1,8 @@
+import type { ErrorCode } from '../shared/errors.js';
 import type { HeaderList } from './http/header-list.js';
+import type { Usage } from './mapping/index.js';
+
+export type { MetricUsage, Usage } from './mapping/index.js';
 
 /**
  * One request as the policy chain sees it: plain data copied out of uWS before
@@ -34,6 +38,20 @@ export interface RequestContext {
   /** Application id of the caller's credentials, once known (templates: `credentials.app_id`). */
   appId: string | undefined;
   /**
+   * Metrics this request counts, from the service's `mapping_rules` (SPEC §3),
+   * set before the policy chain runs; read by `plan_limits`. Each metric once,
+   * named as configured: `for (const { metric, delta } of ctx.usage ?? [])`.
+   * `undefined` when the service has no mapping rules (a service with rules
+   * answers `no_match` before the chain when none matches).
+   */
+  usage: Usage | undefined;
+  /**
+   * Patterns of the mapping rules that matched, as configured, in rule order
+   * (for `X-Portcullis-Matched-Rules`, SPEC §5). `undefined` when the service
+   * has no mapping rules.
+   */
+  matchedRules: readonly string[] | undefined;
+  /**
    * Plan of the application in {@link appId} as the store records it (`null`:
    * the application has no plan). Set together with `appId` by `api_key`;
    * read by `plan_limits`. Absent until then.
@@ -46,6 +64,12 @@ export interface RequestContext {
    * so the upstream sees exactly what the client sent.
    */
   defaultCredentials?: DefaultCredentials;
+  /**
+   * Counter-table keys of the connection limiters this request holds a slot
+   * of (`rate_limit`); released by its finish phase. Absent until a
+   * connection limiter admits the request.
+   */
+  heldConnections?: string[];
 }
 
 /** API-key credentials supplied by a policy (see {@link RequestContext.defaultCredentials}). */
@@ -59,6 +83,12 @@ export interface LocalReply {
   /** Lower-case names; `content-type` should be set when there is a body. */
   readonly headers: HeaderList;
   readonly body: string | Buffer;
+  /**
+   * The catalog code when the reply is a gateway error (set by the service's
+   * `errorReply`); the request path counts auth failures by it (SPEC §6
+   * `portcullis_auth_failures_total`).
+   */
+  readonly code?: ErrorCode;
 }
 
 /** Status and headers of a response on its way back to the client. */

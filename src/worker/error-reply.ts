@@ -13,6 +13,6 @@ export function errorReplyFor(
     const rendered = renderError(table, code, ctx.requestId);
     const headers = new HeaderList(['content-type', rendered.contentType]);
     if (extraFields !== undefined) headers.fields.push(...extraFields);
-    return { status: rendered.status, headers, body: rendered.body };
+    return { status: rendered.status, headers, body: rendered.body, code };
   };
 }

@@ -9,14 +9,25 @@ import { IpcChannel } from '../shared/ipc/channel.js';
 import type { PrimaryMessage, WorkerMessage } from '../shared/ipc/messages.js';
 import { createLogger, logLevelFromEnv } from '../shared/log.js';
 import type { GatewayConfig } from '../shared/config/schema.js';
+import { CounterTable } from '../shared/counters/index.js';
 import { AccessLog } from './access-log.js';
 import { JwksRegistry } from './auth/jwks-registry.js';
 import { DeadlineSweeper } from './deadlines.js';
+import { workerHealth } from './health.js';
 import { HttpListener } from './http/listener.js';
 import { openWorkerAuth } from './identity/index.js';
+import { WorkerMetrics } from './metrics.js';
 import { compileRuntime, retireRuntime, type Runtime } from './runtime.js';
 
 const IPC_FD = 3;
+
+/**
+ * While draining, how long a keep-alive connection may stay idle before it
+ * is closed (NGINX closes idle ones at once): long enough for a busy client
+ * to send its next request and get `Connection: close`, instead of racing a
+ * close with it.
+ */
+const DRAIN_IDLE_GRACE_MS = 1000;
 
 const workerId = process.env.PORTCULLIS_WORKER_ID ?? '0';
 const processName = `worker-${workerId}`;
@@ -29,6 +40,7 @@ let draining = false;
 let inbox: Promise<void> = Promise.resolve();
 let accessLogTarget: string | null | undefined;
 const deadlines = new DeadlineSweeper();
+const metrics = new WorkerMetrics(processName);
 const jwks = new JwksRegistry();
 const workerAuth = await openWorkerAuth({ stateDir: process.env.PORTCULLIS_STATE_DIR as string, logger }).catch(
   (error: unknown) => {
@@ -37,9 +49,32 @@ const workerAuth = await openWorkerAuth({ stateDir: process.env.PORTCULLIS_STATE
   },
 );
 
+// The device's shared counter table, created by the primary before any worker.
+const counters = (() => {
+  try {
+    return CounterTable.attach(process.env.PORTCULLIS_COUNTERS_PATH as string, Number(workerId));
+  } catch (error) {
+    logger.fatal({ err: error }, 'cannot attach the shared counter table');
+    process.exit(1);
+  }
+})();
+
 const channel = new IpcChannel<PrimaryMessage, WorkerMessage>(
   new Socket({ fd: IPC_FD, readable: true, writable: true }),
   (message) => {
+    if (message.type === 'metrics-request') {
+      // Answered at once, not queued: a scrape must not wait for a config swap.
+      void metrics.snapshot().then(
+        (data) => channel.send({ type: 'metrics', id: message.id, data }),
+        (error: unknown) => logger.error({ err: error }, 'cannot collect metrics'),
+      );
+      return;
+    }
+    if (message.type === 'health-request') {
+      // Answered at once too: `GET /services` must not wait for a config swap.
+      channel.send({ type: 'health', id: message.id, data: workerHealth(runtime, jwks) });
+      return;
+    }
     // One message at a time, in order: a drain must not overtake the config
     // that opens the listener.
     inbox = inbox.then(() => onMessage(message)).catch((error: unknown) => {
@@ -64,6 +99,9 @@ async function onMessage(message: PrimaryMessage): Promise<void> {
     case 'drain':
       await drain(message.timeoutMs);
       return;
+    case 'metrics-request':
+    case 'health-request':
+      return; // answered on arrival
   }
 }
 
@@ -79,9 +117,16 @@ async function applyConfig(version: number, config: GatewayConfig): Promise<void
       accessLog: accessLog ?? null,
       deadlines,
       logger,
+      metrics,
       jwks,
       auth: workerAuth.facilities(config.identity),
       identity: workerAuth.endpoints(config.identity),
+      limiters: {
+        table: counters,
+        whenFull: config.counters.when_full,
+        fleetOnError: config.store.redis_url === null ? undefined : config.store.on_redis_error,
+        now: Date.now,
+      },
     });
   } catch (error) {
     // The primary validated the config, so this is a chain a factory refused
@@ -110,6 +155,7 @@ async function listen(config: GatewayConfig): Promise<void> {
     return;
   }
   listener = new HttpListener(() => runtime as Runtime, 'http');
+  metrics.setConnectionSource(listener);
   try {
     await listener.listen(http.host, http.port);
   } catch (error) {
@@ -125,7 +171,7 @@ async function drain(timeoutMs: number): Promise<void> {
   draining = true;
   listener?.beginDrain();
   const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-  await Promise.race([listener?.whenIdle() ?? Promise.resolve(), deadline]);
+  await Promise.race([listener?.whenDrained(DRAIN_IDLE_GRACE_MS) ?? Promise.resolve(), deadline]);
   listener?.closeAll();
   accessLog?.flushSync();
   logger.debug('drained');

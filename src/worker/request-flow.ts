@@ -12,6 +12,7 @@ import { UpstreamExchange, type ExchangeOwner, type UpstreamFailure } from './pr
 import type { UpstreamTarget } from './proxy/upstream-group.js';
 import type { PolicyFailure, RequestOutcome } from './chain/index.js';
 import type { Expirable } from './deadlines.js';
+import type { MappingMatch } from './mapping/index.js';
 import { serveIdentity } from './serve-identity.js';
 import type { CompiledService, Runtime } from './runtime.js';
 
@@ -43,9 +44,10 @@ const FAILURE_ERROR: Record<UpstreamFailure, ErrorCode> = {
 const CLIENT_CLOSED_STATUS = 499;
 
 /**
- * Entry point of the request path: checks the head, routes, runs the policy
- * chain and proxies. Runs synchronously up to the first policy that awaits,
- * so the body reader is attached within the uWS handler as uWS requires.
+ * Entry point of the request path: checks the head, routes, matches the
+ * service's mapping rules, runs the policy chain and proxies. Runs
+ * synchronously up to the first policy that awaits, so the body reader is
+ * attached within the uWS handler as uWS requires.
  */
 export function handleRequest(
   runtime: Runtime,
@@ -82,6 +84,17 @@ export function handleRequest(
     replyBare(runtime, client, 'payload_too_large', requestId, incoming, startedAt, undefined, service);
     return;
   }
+  // Mapping rules see the path as it will be forwarded and run before the
+  // chain (SPEC §3; APIcast matches them before its access phase), so every
+  // policy can read the usage. A service without rules skips this entirely.
+  let mapped: MappingMatch | null = null;
+  if (service.mapping !== null) {
+    mapped = service.mapping.match(incoming.method, match.forwardPath, incoming.query);
+    if (mapped === null) {
+      replyBare(runtime, client, 'no_match', requestId, incoming, startedAt, undefined, service);
+      return;
+    }
+  }
 
   const forwarding = resolveForwarding(incoming.peer, head.forwardedFor, runtime.trustedProxies);
   const fields = head.forwardFields;
@@ -111,6 +124,8 @@ export function handleRequest(
     body: undefined,
     jwt: undefined,
     appId: undefined,
+    usage: mapped?.usage,
+    matchedRules: mapped?.matchedRules,
   };
   const flow = new RequestFlow(runtime, service, ctx, client, head, startedAt);
   client.abortListener = flow;
@@ -133,6 +148,8 @@ function replyBare(
 ): void {
   const rendered = renderError(service?.errors ?? runtime.errors, code, requestId);
   client.sendWhole(rendered.status, ['content-type', rendered.contentType, 'x-request-id', requestId], rendered.body);
+  const durationMs = performance.now() - startedAt;
+  (service?.metrics ?? runtime.metrics.unrouted).requestDone(incoming.method, rendered.status, durationMs / 1000);
   runtime.accessLog?.write({
     requestId,
     method: incoming.method,
@@ -140,7 +157,7 @@ function replyBare(
     status: rendered.status,
     service: service?.id ?? null,
     remoteAddr: incoming.peer,
-    durationMs: performance.now() - startedAt,
+    durationMs,
     error: code,
     detail,
   });
@@ -157,6 +174,10 @@ class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
   private body: Readable | Buffer | null = null;
   private attempts = 0;
   private logged = false;
+  /** When the current upstream attempt was dispatched (upstream response duration). */
+  private dispatchedAt = 0;
+  /** The gateway cancelled the upstream leg itself: its failure is not the upstream's. */
+  private upstreamCancelled = false;
 
   constructor(
     private readonly runtime: Runtime,
@@ -223,7 +244,7 @@ class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
       received += chunk.length;
       if (received > this.runtime.limits.maxBodyBytes) {
         stream.destroy();
-        this.exchange?.cancel();
+        this.cancelUpstream();
         client.closeConnectionAfter();
         if (!client.headSent) this.replyError('payload_too_large');
         else client.destroy();
@@ -254,16 +275,17 @@ class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
       this.replyError('request_timeout');
     }
     if (this.body instanceof Readable) this.body.destroy();
-    this.exchange?.cancel();
+    this.cancelUpstream();
   }
 
   clientAborted(): void {
     if (this.body instanceof Readable) this.body.destroy();
-    this.exchange?.cancel();
+    this.cancelUpstream();
     this.log(CLIENT_CLOSED_STATUS, 'client_closed');
   }
 
   onUpstreamHead(status: number, fields: ResponseField[]): readonly ResponseField[] {
+    this.service.metrics.upstreamResponded(status, (performance.now() - this.dispatchedAt) / 1000);
     fields.push('x-request-id', this.ctx.requestId);
     const outcome = this.chainRun;
     if (outcome === undefined || !this.service.chain.hasResponsePhases) return fields;
@@ -277,10 +299,13 @@ class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
   }
 
   onExchangeDone(status: number, failure: UpstreamFailure | undefined): void {
+    // A failure after the head (body cut or timed out); not when the client left or we cancelled.
+    if (failure !== undefined && !this.client.aborted && !this.upstreamCancelled) this.service.metrics.upstreamFailed(failure);
     this.log(this.client.aborted ? CLIENT_CLOSED_STATUS : status, failure);
   }
 
   onUpstreamFailure(failure: UpstreamFailure, retryable: boolean): void {
+    if (!this.upstreamCancelled) this.service.metrics.upstreamFailed(failure);
     const replayable = !(this.body instanceof Readable);
     if (retryable && replayable && this.attempts < this.service.upstream.targets.length) {
       this.dispatch(this.service.upstream.pick(this.exchange?.target));
@@ -291,9 +316,15 @@ class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
 
   private afterChain(outcome: RequestOutcome): void {
     this.chainRun = outcome;
-    if (this.client.finished) return;
+    if (this.client.finished) {
+      // The request ended while a phase was pending (client gone, timeout):
+      // log() could not run the finish phases then.
+      if (this.logged) this.finish(outcome);
+      return;
+    }
     if (outcome.kind === 'reply') {
       const { reply } = outcome;
+      if (reply.code !== undefined) this.service.metrics.localReply(reply.code);
       const head: ResponseHead = { status: reply.status, headers: reply.headers };
       head.headers.set('x-request-id', this.ctx.requestId);
       this.runResponsePhases(head, outcome);
@@ -315,6 +346,7 @@ class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
 
   private dispatch(target: UpstreamTarget): void {
     this.attempts++;
+    this.dispatchedAt = performance.now();
     const exchange = new UpstreamExchange(this, this.client, this.service.upstream, target);
     this.exchange = exchange;
     const ctx = this.ctx;
@@ -347,6 +379,12 @@ class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
     this.log(head.status, failure ?? code);
   }
 
+  /** Cancels the upstream leg (client gone, body too large or too slow). */
+  private cancelUpstream(): void {
+    this.upstreamCancelled = true;
+    this.exchange?.cancel();
+  }
+
   private runResponsePhases(head: ResponseHead, outcome: RequestOutcome): void {
     const failure = this.service.chain.runResponse(this.ctx, head, outcome);
     if (failure !== undefined) this.logPolicyFailure(failure);
@@ -359,10 +397,21 @@ class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
     );
   }
 
+  /** Runs the finish phases of the policies `outcome` reached; once per request. */
+  private finish(outcome: RequestOutcome): void {
+    if (!this.service.chain.hasFinishPhases) return;
+    const failure = this.service.chain.runFinish(this.ctx, outcome);
+    if (failure !== undefined) this.logPolicyFailure(failure);
+  }
+
   private log(status: number, error: string | undefined): void {
     if (this.logged) return;
     this.logged = true;
     if (this.receivingBody) this.bodyReceived();
+    // A chain still pending is finished by afterChain when it settles.
+    if (this.chainRun !== undefined) this.finish(this.chainRun);
+    const durationMs = performance.now() - this.startedAt;
+    this.service.metrics.requestDone(this.ctx.method, status, durationMs / 1000);
     if (!this.service.accessLog) return;
     this.runtime.accessLog?.write({
       requestId: this.ctx.requestId,
@@ -371,7 +420,7 @@ class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
       status,
       service: this.service.id,
       remoteAddr: this.ctx.remoteAddr,
-      durationMs: performance.now() - this.startedAt,
+      durationMs,
       error,
       detail: undefined,
     });

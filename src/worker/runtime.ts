@@ -9,6 +9,10 @@ import type { DeadlineSweeper } from './deadlines.js';
 import type { IdentityEndpoints } from './identity/index.js';
 import { compileChain, type CompiledChain } from './chain/index.js';
 import { errorReplyFor } from './error-reply.js';
+import type { ServiceMetrics, WorkerMetrics } from './metrics.js';
+import type { LimiterFacilities } from './limits/facilities.js';
+import { policyEventSink } from './policy-events.js';
+import { compileMappingRules, type MappingMatcher } from './mapping/index.js';
 import { UpstreamGroup } from './proxy/upstream-group.js';
 import { compileRouter, type Router } from './routing/router.js';
 
@@ -16,6 +20,11 @@ import { compileRouter, type Router } from './routing/router.js';
 export interface CompiledService {
   readonly id: string;
   readonly chain: CompiledChain;
+  /**
+   * The service's `mapping_rules`, matched after routing and before the
+   * chain; `null` when it has none (the request path then skips matching).
+   */
+  readonly mapping: MappingMatcher | null;
   readonly upstream: UpstreamGroup;
   /** Host header sent upstream; null = the target's own host. */
   readonly upstreamHost: string | null;
@@ -23,6 +32,8 @@ export interface CompiledService {
   readonly errors: ErrorTable;
   /** Whether this service's requests are written to the access log. */
   readonly accessLog: boolean;
+  /** The service's metrics (SPEC §6), shared by every config version. */
+  readonly metrics: ServiceMetrics;
 }
 
 /**
@@ -45,12 +56,16 @@ export interface WorkerFacilities {
   readonly accessLog: AccessLog | null;
   readonly deadlines: DeadlineSweeper;
   readonly logger: Logger;
+  /** The worker's metrics; outlive config versions so a reload keeps the counts. */
+  readonly metrics: WorkerMetrics;
   /** JWKS caches and verified tokens: outlive config versions so a reload keeps them. */
   readonly jwks: JwksRegistry;
   /** Store-backed lookups (api keys, built-in identity). */
   readonly auth: AuthFacilities;
   /** The built-in identity's login and JWKS endpoints, served before routing. */
   readonly identity: IdentityEndpoints;
+  /** The device's shared counter table, for `rate_limit` and `plan_limits`. */
+  readonly limiters: LimiterFacilities;
 }
 
 export function compileRuntime(version: number, config: GatewayConfig, facilities: WorkerFacilities): Runtime {
@@ -72,16 +87,19 @@ export function compileRuntime(version: number, config: GatewayConfig, facilitie
 function compileService(service: ServiceConfig, config: GatewayConfig, facilities: WorkerFacilities): CompiledService {
   const { logger } = facilities;
   const errors = buildErrorTable(config.errors, service.errors);
+  const metrics = facilities.metrics.forService(service.id);
   return {
     id: service.id,
     chain: compileChain(service.policies, {
       id: service.id,
-      onEvent: (ctx, event) => logger.warn({ ...event, requestId: ctx.requestId, service: service.id }, 'policy event'),
+      onEvent: policyEventSink(service.id, logger, metrics),
       errorReply: errorReplyFor(errors),
       credentials: service.credentials,
       jwks: facilities.jwks,
       auth: facilities.auth,
+      limiters: facilities.limiters,
     }),
+    mapping: compileMappingRules(service.mapping_rules),
     upstream: new UpstreamGroup({
       targets: service.upstream.targets,
       connectTimeoutMs: service.timeouts.connect_ms,
@@ -92,6 +110,7 @@ function compileService(service: ServiceConfig, config: GatewayConfig, facilitie
     secretToken: service.secret_token,
     errors,
     accessLog: true,
+    metrics,
   };
 }
 

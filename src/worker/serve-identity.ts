@@ -25,6 +25,8 @@ export function serveIdentity(
   const finish = (reply: LocalReply): void => {
     if (client.finished) return;
     client.sendWhole(reply.status, [...reply.headers.fields, 'x-request-id', requestId], reply.body);
+    const durationMs = performance.now() - startedAt;
+    runtime.metrics.identity.requestDone(incoming.method, reply.status, durationMs / 1000);
     runtime.accessLog?.write({
       requestId,
       method: incoming.method,
@@ -32,7 +34,7 @@ export function serveIdentity(
       status: reply.status,
       service: null,
       remoteAddr,
-      durationMs: performance.now() - startedAt,
+      durationMs,
       error: undefined,
       detail: route.endpoint,
     });

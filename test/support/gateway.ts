@@ -46,16 +46,23 @@ export interface StartOptions {
   detached?: boolean;
 }
 
-/** Base config for tests: ports 0, no access log noise unless asked. */
+/**
+ * Base config for tests: ports 0, no access log noise unless asked. A `listen`
+ * in `extra` is merged over these listeners, so a test that sets `http` still
+ * gets the metrics listener on port 0 (its default, 9090, would collide
+ * between gateways of parallel test files and with `npm start`).
+ */
 export function testConfig(extra: Record<string, unknown>): Record<string, unknown> {
   return {
     workers: 2,
+    access_log: null,
+    ...extra,
     listen: {
       http: { host: '127.0.0.1', port: 0 },
       admin: { host: '127.0.0.1', port: 0 },
+      metrics: { host: '127.0.0.1', port: 0 },
+      ...(extra.listen as Record<string, unknown> | undefined),
     },
-    access_log: null,
-    ...extra,
   };
 }
 
@@ -86,7 +93,9 @@ export async function startGateway(config: unknown, options: StartOptions = {}):
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PORTCULLIS_LOG_LEVEL: 'info', ...options.env },
+      // The counter table goes in the test's directory, removed by stop(): a
+      // test that SIGKILLs the primary must not leave 10 MB behind in /dev/shm.
+      env: { ...process.env, PORTCULLIS_LOG_LEVEL: 'info', PORTCULLIS_COUNTERS_DIR: dir, ...options.env },
       detached: options.detached ?? false,
     },
   );

@@ -232,7 +232,7 @@ describe('config/gateway.yaml', () => {
       http: { host: '127.0.0.1', port: 8000 },
       https: null,
       admin: { host: '127.0.0.1', port: 8001 },
-      metrics: null,
+      metrics: { host: '127.0.0.1', port: 9090, path: '/metrics' },
     });
     expect(c.access_log).toBe('stdout');
     expect(c.services).toHaveLength(1);

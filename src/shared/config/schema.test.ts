@@ -28,7 +28,7 @@ describe('defaults', () => {
         http: { host: '127.0.0.1', port: 8000 },
         https: null, // SPEC default 0.0.0.0:8443 once the HTTPS listener is built
         admin: { host: '127.0.0.1', port: 8001 },
-        metrics: null, // SPEC default 127.0.0.1:9090 /metrics once built
+        metrics: { host: '127.0.0.1', port: 9090, path: '/metrics' },
       },
       trusted_proxies: [],
       tls: { cert: null, key: null, min_version: 'TLSv1.3', ciphers: [], sni: [] },
@@ -70,7 +70,12 @@ describe('defaults', () => {
 
   it('a partly written object keeps the defaults of the rest', () => {
     const c = valid({ listen: { http: { port: 0 }, admin: null }, limits: { max_body_bytes: 1024 } });
-    expect(c.listen).toEqual({ http: { host: '127.0.0.1', port: 0 }, https: null, admin: null, metrics: null });
+    expect(c.listen).toEqual({
+      http: { host: '127.0.0.1', port: 0 },
+      https: null,
+      admin: null,
+      metrics: { host: '127.0.0.1', port: 9090, path: '/metrics' },
+    });
     expect(c.limits.max_body_bytes).toBe(1024);
     expect(c.limits.max_header_bytes).toBe(16384);
   });
@@ -203,7 +208,7 @@ describe('error messages name the field', () => {
     ['port clash', { listen: { admin: { port: 8000 } } }, 'listen.admin.port: port 8000 is already used by listen.http'],
     ['port clash via wildcard', { listen: { http: { host: '0.0.0.0', port: 9000 }, admin: { port: 9000 } } }, 'listen.admin.port: port 9000 is already used by listen.http'],
     ['workers 0', { workers: 0 }, 'workers: must be at least 1'],
-    ['workers text', { workers: 'all' }, 'workers: must be "auto" or a whole number from 1 to 1024'],
+    ['workers text', { workers: 'all' }, 'workers: must be "auto" or a whole number from 1 to 16'],
     ['CIDR', { trusted_proxies: ['10.0.0.0/33'] }, 'trusted_proxies.0: prefix length must be a whole number from 0 to 32'],
     ['not an IP', { trusted_proxies: ['proxy.local'] }, 'trusted_proxies.0: must be an IPv4 or IPv6 address or CIDR (e.g. 10.0.0.0/8, fd00::/8)'],
     ['enum', { counters: { when_full: 'drop' } }, 'counters.when_full: must be one of "reject", "allow", got a string ("drop")'],

@@ -1,5 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { MAX_WORKERS } from '../counters/layout.js';
+import { mappingPatternProblem } from '../../worker/mapping/pattern.js';
 import { policySchemas } from '../../worker/policies/schemas.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { durationSchema } from './duration.js';
@@ -92,18 +94,12 @@ const listenSchema = obj({
   /** Admin API listener (SPEC §6), localhost only by default. `null` disables it. */
   admin: adminListener.nullable().prefault({}),
   /**
-   * Prometheus metrics listener (SPEC §6; SPEC default `127.0.0.1:9090`,
-   * path `/metrics`). `null` disables it.
-   *
-   * NOT BUILT IN THIS RELEASE: default `null`, setting it is rejected with
-   * "not supported yet", exactly as `https`.
+   * Prometheus metrics listener (SPEC §6): `GET <path>` answers the metrics
+   * of every process, aggregated; no authentication, so it binds to
+   * localhost by default. Default `127.0.0.1:9090`, path `/metrics`. `null`
+   * disables it.
    */
-  metrics: gate(
-    'listen.metrics',
-    isSupported('listen.metrics')
-      ? metricsListener.nullable().prefault({})
-      : metricsListener.nullable().default(null),
-  ),
+  metrics: metricsListener.nullable().prefault({}),
 }).superRefine(
   (listen, ctx) => {
     // Two enabled listeners on one port would fail at bind time, after the
@@ -397,18 +393,31 @@ const credentialsSchema = obj({
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
 const mappingRuleSchema = obj({
-  /** HTTP method the rule applies to (case-insensitive; output upper-case). */
+  /**
+   * HTTP method the rule applies to, compared exactly (a `GET` rule does not
+   * match `HEAD`), or `ANY` for every method (APIcast). Case-insensitive;
+   * output upper-case.
+   */
   method: z
     .string()
     .transform((m) => m.toUpperCase())
-    .pipe(z.enum(HTTP_METHODS)),
-  /** Path pattern matched by prefix: `{name}` wildcards, trailing `$` anchors, `?arg={value}` parts (SPEC §3). */
-  pattern: z.string().startsWith('/', { message: 'must start with "/"' }),
-  /** Metric the rule counts. */
+    .pipe(z.enum([...HTTP_METHODS, 'ANY'])),
+  /**
+   * Pattern matched by prefix against the path as it will be forwarded
+   * (after `strip_path`): `{name}` matches one segment or the part of one
+   * before a `.`, a trailing `$` anchors the end, `?arg={value}` /
+   * `?arg=literal` parts match query arguments (SPEC §3). Checked when the
+   * config is loaded; syntax in `src/worker/mapping/pattern.ts`.
+   */
+  pattern: z.string().superRefine((pattern, ctx) => {
+    const problem = mappingPatternProblem(pattern);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: pattern });
+  }),
+  /** Metric the rule counts, named as `plan_limits` and the usage reports name it. */
   metric: nonEmptyString,
   /** Amount added to `metric` per matching request. */
   delta: z.int().min(0).default(1),
-  /** Stop evaluating further rules when this one matches. */
+  /** Stop evaluating further rules when this one matches (it still counts). */
   last: z.boolean().default(false),
 });
 
@@ -530,9 +539,16 @@ const servicesSchema = z.array(serviceSchema).superRefine(
 
 /** The whole configuration file (SPEC §3). */
 export const gatewayConfigSchema = obj({
-  /** Number of worker processes: a whole number ≥ 1, or `auto` = number of CPUs. */
+  /**
+   * Number of worker processes: a whole number from 1 to 16, or `auto` = number
+   * of CPUs (at most 16). The bound comes from the shared counter table, which
+   * keeps one connection column per worker so a dead worker's slots can be
+   * released exactly (src/shared/counters/README.md).
+   */
   workers: z
-    .union([z.literal('auto'), z.int().min(1).max(1024)], { error: 'must be "auto" or a whole number from 1 to 1024' })
+    .union([z.literal('auto'), z.int().min(1).max(MAX_WORKERS)], {
+      error: `must be "auto" or a whole number from 1 to ${MAX_WORKERS}`,
+    })
     .default('auto'),
   /** Pin worker i to CPU (i mod ncpu). Takes effect at start only. */
   cpu_affinity: z.boolean().default(true),

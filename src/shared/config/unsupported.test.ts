@@ -19,18 +19,11 @@ describe('feature gate', () => {
   it.each<[string, unknown, string[]]>([
     ['listen.https', { listen: { https: { host: '0.0.0.0', port: 8443 } } }, ['listen.https: not supported yet']],
     ['listen.https as {}', { listen: { https: {} } }, ['listen.https: not supported yet']],
-    ['listen.metrics', { listen: { metrics: { port: 9090 } } }, ['listen.metrics: not supported yet']],
     ['tls.cert/key', { tls: { cert: '/c.pem', key: '/k.pem' } }, ['tls.cert: not supported yet', 'tls.key: not supported yet']],
     ['tls.min_version', { tls: { min_version: 'TLSv1.2' } }, ['tls.min_version: not supported yet']],
     ['tls.ciphers', { tls: { ciphers: ['ECDHE-RSA-AES128-GCM-SHA256'] } }, ['tls.ciphers: not supported yet']],
     ['tls.sni', { tls: { sni: [{ host: 'api.example.com', cert: '/c', key: '/k' }] } }, ['tls.sni: not supported yet']],
-    ['counters.slots', { counters: { slots: 1024 } }, ['counters.slots: not supported yet']],
-    ['counters.when_full', { counters: { when_full: 'allow' } }, ['counters.when_full: not supported yet']],
-    ['store.redis_url', { store: { redis_url: 'redis://r:6379' } }, ['store.redis_url: not supported yet']],
-    ['store.on_redis_error', { store: { on_redis_error: 'reject' } }, ['store.on_redis_error: not supported yet']],
-    ['control_plane.url', { control_plane: { url: 'https://cp.example.com/config' } }, ['control_plane.url: not supported yet']],
     ['debug.token', { debug: { token: 's3cret' } }, ['debug.token: not supported yet']],
-    ['services.N.mapping_rules', { services: [svc({ mapping_rules: [{ method: 'GET', pattern: '/', metric: 'hits' }] })] }, ['services.0.mapping_rules: not supported yet']],
     ['services.N.upstream.health_check', { services: [svc({ upstream: { targets: ['http://a'], health_check: { path: '/ping' } } })] }, ['services.0.upstream.health_check: not supported yet']],
   ])('%s is rejected with "not supported yet"', (_, raw, expected) => {
     expect(errorsOf(raw)).toEqual(expected);
@@ -84,10 +77,20 @@ describe('feature gate', () => {
   it('every gated policy is a SPEC policy name, and the built ones are not gated', () => {
     // Built = has a registered configuration schema; the gate must list exactly the others.
     const built = Object.keys(policySchemas);
-    for (const name of ['headers', 'echo', 'api_key', 'anonymous', 'token_introspection', 'jwt', 'role_check']) expect(built).toContain(name);
+    for (const name of ['headers', 'echo', 'api_key', 'anonymous', 'token_introspection', 'jwt', 'role_check', 'rate_limit', 'plan_limits']) {
+      expect(built).toContain(name);
+    }
     for (const name of UNSUPPORTED_POLICIES) expect(POLICY_NAMES).toContain(name);
     for (const name of built) expect(UNSUPPORTED_POLICIES).not.toContain(name);
     expect([...UNSUPPORTED_POLICIES].sort()).toEqual(POLICY_NAMES.filter((n) => !built.includes(n)).sort());
+  });
+
+  it('counters and store are built: every field of them is accepted', () => {
+    const r = validateConfig({ counters: { slots: 1024, when_full: 'allow' }, store: { redis_url: 'redis://r:6379', on_redis_error: 'reject' } });
+    expect(r.ok && [r.config.counters, r.config.store]).toEqual([
+      { slots: 1024, when_full: 'allow' },
+      { redis_url: 'redis://r:6379', on_redis_error: 'reject' },
+    ]);
   });
 
   it('services.N.credentials is accepted (api_key and anonymous are built)', () => {
@@ -103,13 +106,8 @@ describe('feature gate', () => {
   it('the gate list names the fields of this release', () => {
     expect(UNSUPPORTED_FIELDS).toEqual([
       'listen.https',
-      'listen.metrics',
       'tls',
-      'counters',
-      'store',
-      'control_plane.url',
       'debug.token',
-      'services.*.mapping_rules',
       'services.*.upstream.health_check',
       'limits.idle_timeout_ms',
     ]);

@@ -21,21 +21,10 @@ export const UNSUPPORTED_FIELDS: readonly string[] = [
   // SPEC's 0.0.0.0:8443, so a config that omits it stays valid; deleting this
   // line restores the SPEC default (see schema.ts `listen.https`).
   'listen.https',
-  // Prometheus listener: default null in this release for the same reason
-  // (SPEC default 127.0.0.1:9090 /metrics comes back with this line's removal).
-  'listen.metrics',
   // TLS termination: certificates, SNI, versions, ciphers.
   'tls',
-  // Shared-memory limiter table (used by rate_limit and plan_limits).
-  'counters',
-  // Redis-backed global counters.
-  'store',
-  // Remote configuration; `token` and `interval_s` are inert without a URL.
-  'control_plane.url',
   // X-Portcullis-Debug response headers.
   'debug.token',
-  // Mapping rules (metrics, no_match).
-  'services.*.mapping_rules',
   // Active health checks of upstream targets (passive ejection is built).
   'services.*.upstream.health_check',
   // uWS's HTTP idle timeout is a compile-time constant (10 s); only the
@@ -46,13 +35,11 @@ export const UNSUPPORTED_FIELDS: readonly string[] = [
 /**
  * Policies whose name the schema knows (SPEC §5) but that this release does not
  * build: a chain naming one is rejected with
- * `services.N.policies.M.name: policy "rate_limit" is not supported yet`.
+ * `services.N.policies.M.name: policy "cors" is not supported yet`.
  * Built in this release: `headers`, `echo`, `api_key`, `anonymous`,
- * `token_introspection`, `jwt`, `role_check`.
+ * `token_introspection`, `jwt`, `role_check`, `rate_limit`, `plan_limits`.
  */
 export const UNSUPPORTED_POLICIES: readonly string[] = [
-  'rate_limit',
-  'plan_limits',
   'cors',
   'ip_check',
   'url_rewrite',

@@ -115,6 +115,14 @@ export class JwksRegistry {
     };
   }
 
+  /**
+   * Health of each remote JWKS (not the built-in identity's), for
+   * `GET /services`. Includes URIs that a previous config version used.
+   */
+  remoteStatus(): KeySourceStatus[] {
+    return [...this.#remote.values()].map((s) => s.status());
+  }
+
   /** Waits until no source has a load in flight (tests, start-up readiness). */
   async settled(): Promise<void> {
     await Promise.all([...this.#builtinList, ...this.#remote.values()].map((s) => s.settled()));

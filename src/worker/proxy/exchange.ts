@@ -88,7 +88,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onError(error: Error): void {
     const failure = this.client.aborted ? 'reset' : classifyUpstreamError(error);
-    if (failure === 'connect') this.group.eject(this.target);
+    if (failure === 'connect') this.group.eject(this.target, error.message);
     if (!this.client.aborted && !this.client.headSent) {
       // Nothing reached the client yet: a clean gateway error is still possible.
       this.done = true;

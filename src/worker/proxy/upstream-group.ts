@@ -29,6 +29,8 @@ export class UpstreamTarget {
   readonly hostHeader: string;
   /** Until when this target is skipped (epoch ms); 0 = healthy. */
   ejectedUntil = 0;
+  /** Why the last connect failed (for `GET /services`); written only on failure. */
+  lastFailure: string | null = null;
 
   constructor(
     readonly origin: string,
@@ -97,9 +99,10 @@ export class UpstreamGroup {
     return soonest;
   }
 
-  /** Records a connect failure of `target`. */
-  eject(target: UpstreamTarget): void {
+  /** Records a connect failure of `target`; `reason` is kept for status reports. */
+  eject(target: UpstreamTarget, reason?: string): void {
     target.ejectedUntil = Date.now() + PASSIVE_EJECTION_MS;
+    if (reason !== undefined) target.lastFailure = reason;
   }
 
   /** Records a successful exchange: a target that answers is healthy again. */
@@ -111,6 +114,18 @@ export class UpstreamGroup {
   healthyCount(): number {
     const now = Date.now();
     return this.targets.filter((t) => t.isHealthy(now)).length;
+  }
+
+  /**
+   * The targets skipped at `now`, for `GET /services` (off the request path:
+   * allocates only when asked).
+   */
+  ejected(now: number): Array<{ readonly target: string; readonly until: number; readonly reason: string | null }> {
+    const out: Array<{ target: string; until: number; reason: string | null }> = [];
+    for (const t of this.targets) {
+      if (!t.isHealthy(now)) out.push({ target: t.origin, until: t.ejectedUntil, reason: t.lastFailure });
+    }
+    return out;
   }
 
   /** Closes the pools once their in-flight requests finish (after a config swap). */
