@@ -226,13 +226,7 @@ export class ConfigLifecycle {
    * Throws when the store cannot record it.
    */
   recordInitial(candidate: Extract<Candidate, { ok: true }>, source: ConfigSource, context: LogContext = {}): number {
-    const effective = effectiveConfig(candidate.config, {
-      start: this.options.startConfig,
-      running: this.currentConfig,
-      source,
-      presentKeys: candidate.presentKeys,
-    });
-    this.warnIgnored(effective, source);
+    const effective = this.effective(candidate, source);
     const record = this.options.store.appendConfigVersion(
       { created_at: Date.now(), source, config: effective.config },
       this.historyLimit,
@@ -317,13 +311,7 @@ export class ConfigLifecycle {
       logger.error({ source, errors: candidate.errors, ...context }, 'config reload rejected; the running config keeps serving');
       return candidate;
     }
-    const effective = effectiveConfig(candidate.config, {
-      start: this.options.startConfig,
-      running: this.currentConfig,
-      source,
-      presentKeys: candidate.presentKeys,
-    });
-    this.warnIgnored(effective, source);
+    const effective = this.effective(candidate, source);
     let version: number;
     try {
       // Durable before any worker sees it: a version that served is always in the history.
@@ -353,6 +341,18 @@ export class ConfigLifecycle {
       logger.error({ err: error, version }, 'after-apply step failed');
     }
     return { ok: true, version };
+  }
+
+  /** What `candidate` becomes once start-only (and, from the control plane, local-only) fields are kept; warns about them. */
+  private effective(candidate: Extract<Candidate, { ok: true }>, source: ConfigSource): Effective {
+    const effective = effectiveConfig(candidate.config, {
+      start: this.options.startConfig,
+      running: this.currentConfig,
+      source,
+      presentKeys: candidate.presentKeys,
+    });
+    this.warnIgnored(effective, source);
+    return effective;
   }
 
   private warnIgnored(effective: Effective, source: ConfigSource): void {

@@ -25,6 +25,7 @@ import type { ControlPlaneConfig, GatewayConfig } from '../shared/config/schema.
 import type { Logger } from '../shared/log.js';
 import type { ControlPlaneBackupRecord } from '../shared/store/layout.js';
 import type { Store } from '../shared/store/store.js';
+import { describeFetchError, discardBody, readBoundedBody } from '../shared/net/bounded-body.js';
 import {
   MAX_CONFIG_DOCUMENT_BYTES,
   parseConfigDocument,
@@ -83,40 +84,22 @@ export async function fetchControlPlaneDocument(url: string, options: FetchOptio
       bodyTimeout: timeoutMs,
     });
   } catch (error) {
-    return { kind: 'failed', message: describe(error, timeoutMs) };
+    return { kind: 'failed', message: describeFetchError(error, timeoutMs) };
   }
   const { statusCode, body } = response;
   if (statusCode === 304) {
-    discard(body);
+    discardBody(body);
     return { kind: 'not_modified' };
   }
   if (statusCode !== 200) {
-    discard(body);
+    discardBody(body);
     return { kind: 'failed', message: `HTTP ${statusCode}` };
   }
-  const declared = Number(response.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    discard(body);
-    return { kind: 'failed', message: `document of ${declared} bytes exceeds ${maxBytes}` };
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of body) {
-      const buffer = chunk as Buffer;
-      total += buffer.length;
-      if (total > maxBytes) {
-        discard(body);
-        return { kind: 'failed', message: `document exceeds ${maxBytes} bytes` };
-      }
-      chunks.push(buffer);
-    }
-  } catch (error) {
-    return { kind: 'failed', message: describe(error, timeoutMs) };
-  }
+  const read = await readBoundedBody(response, maxBytes, timeoutMs);
+  if (!read.ok) return { kind: 'failed', message: read.message };
   return {
     kind: 'document',
-    body: Buffer.concat(chunks, total).toString('utf8'),
+    body: read.bytes.toString('utf8'),
     format: documentFormat(headerValue(response.headers['content-type']), url),
     etag: headerValue(response.headers.etag) ?? null,
   };
@@ -137,22 +120,6 @@ export function documentFormat(contentType: string | undefined, url: string): Do
     // Validated by the schema; a bad URL falls through to YAML.
   }
   return 'yaml';
-}
-
-/** Drops a body we will not read; the abort it causes is expected. */
-function discard(body: Dispatcher.ResponseData['body']): void {
-  body.on('error', () => {});
-  body.destroy();
-}
-
-function describe(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error) {
-    if (error.name === 'TimeoutError' || /timeout/i.test(error.name)) return `no answer within ${timeoutMs} ms`;
-    if (error.name === 'AbortError') return 'aborted';
-    const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
-  }
-  return String(error);
 }
 
 /** The URL as shown in status and logs: user and password removed. */

@@ -5,6 +5,7 @@
  */
 import { request, type Dispatcher } from 'undici';
 import { jwksUriProblem } from './jwks-uri.js';
+import { describeFetchError, discardBody, readBoundedBody } from '../../shared/net/bounded-body.js';
 
 export { jwksUriProblem } from './jwks-uri.js';
 
@@ -59,54 +60,19 @@ export async function fetchJwks(uri: string, options: FetchJwksOptions = {}): Pr
       ...(options.dispatcher !== undefined && { dispatcher: options.dispatcher }),
     });
   } catch (error) {
-    throw new JwksFetchError(describe(error, timeoutMs), { cause: error });
+    throw new JwksFetchError(describeFetchError(error, timeoutMs), { cause: error });
   }
   const { statusCode, headers, body } = response;
   if (statusCode !== 200) {
-    discard(body);
+    discardBody(body);
     throw new JwksFetchError(`HTTP ${statusCode}`);
   }
-  const declared = Number(headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    discard(body);
-    throw new JwksFetchError(`body of ${declared} bytes exceeds ${maxBytes}`);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
+  const read = await readBoundedBody(response, maxBytes, timeoutMs);
+  if (!read.ok) throw new JwksFetchError(read.message);
   try {
-    for await (const chunk of body) {
-      const buffer = chunk as Buffer;
-      total += buffer.length;
-      if (total > maxBytes) {
-        discard(body);
-        throw new JwksFetchError(`body exceeds ${maxBytes} bytes`);
-      }
-      chunks.push(buffer);
-    }
-  } catch (error) {
-    if (error instanceof JwksFetchError) throw error;
-    throw new JwksFetchError(describe(error, timeoutMs), { cause: error });
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks, total).toString('utf8')) as unknown;
+    return JSON.parse(read.bytes.toString('utf8')) as unknown;
   } catch {
     throw new JwksFetchError('body is not JSON');
   }
 }
 
-/** Drops a body we will not read; the abort it causes is expected, not an unhandled error. */
-function discard(body: Dispatcher.ResponseData['body']): void {
-  body.on('error', () => {});
-  body.destroy();
-}
-
-function describe(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error) {
-    if (error.name === 'TimeoutError' || error.name === 'AbortError' || /timeout/i.test(error.name)) {
-      return `no answer within ${timeoutMs} ms`;
-    }
-    const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
-  }
-  return String(error);
-}

@@ -27,6 +27,7 @@
  * @module
  */
 import { decodeQueryComponent } from '../../shared/net/query.js';
+import { hexValue, isUnreserved } from '../../shared/net/uri-chars.js';
 
 /** One piece of a pattern's path part. */
 export type PathPiece =
@@ -57,21 +58,6 @@ const UPPER_HEX = '0123456789ABCDEF';
 
 /** A query value that is a whole wildcard: `{name}`. */
 const QUERY_WILDCARD = /^\{[^{}]+\}$/;
-
-function hexValue(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const l = c | 0x20;
-  if (l >= 0x61 && l <= 0x66) return l - 0x57;
-  return -1;
-}
-
-/** RFC 3986 §2.3 unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~" */
-function isUnreserved(c: number): boolean {
-  if (c >= 0x30 && c <= 0x39) return true;
-  const l = c | 0x20;
-  if (l >= 0x61 && l <= 0x7a) return true;
-  return c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
-}
 
 /**
  * Characters no normalised request path contains (the router answers 400 for

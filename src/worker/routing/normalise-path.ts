@@ -17,6 +17,7 @@
  *   probing, and NGINX answers 400 as well.
  * - A trailing slash is kept (`/a/` and `/a` are different resources).
  */
+import { hexValue, isUnreserved } from '../../shared/net/uri-chars.js';
 
 const SLASH = 0x2f;
 const DOT = 0x2e;
@@ -75,21 +76,6 @@ export function normalisePath(rawPath: string): string | null {
     }
   }
   return rawPath;
-}
-
-function hexValue(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  const l = c | 0x20;
-  if (l >= 0x61 && l <= 0x66) return l - 0x57;
-  return -1;
-}
-
-/** RFC 3986 §2.3 unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~" */
-function isUnreserved(c: number): boolean {
-  if (c >= 0x30 && c <= 0x39) return true;
-  const l = c | 0x20;
-  if (l >= 0x61 && l <= 0x7a) return true;
-  return c === 0x2d || c === DOT || c === 0x5f || c === 0x7e;
 }
 
 /** Segment-by-segment rewrite; only reached when the fast scan found work. */
