@@ -465,6 +465,9 @@ describe('control plane', () => {
     expect(await probe(restarted)).toMatchObject({ status: 200, version: 'cp1', upstream: 'B' });
     const after = await status(restarted);
     expect(after.control_plane).toMatchObject({ state: 'unreachable', fail_static: true, version: 4 });
+    const scrape = await (await fetch(`http://127.0.0.1:${restarted.ready.metrics}/metrics`)).text();
+    expect(scrape).toMatch(/^portcullis_control_plane_up 0$/m);
+    expect(scrape).toMatch(/^portcullis_control_plane_fail_static 1$/m);
     expect((await admin(restarted, 'GET', '/config/history')).body.versions.slice(-2).map((v: { source: string }) => v.source)).toEqual([
       'file',
       'control_plane',

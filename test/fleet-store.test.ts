@@ -113,6 +113,9 @@ describe('fleet store: global limits shared by two gateways through a real Redis
     expect(duringB.headers['retry-after']).toBe('1');
     // Paths without a global limiter are not affected: the gateway keeps serving.
     expect((await sendOnNewConnection(`${b.url}/other`)).status).toBe(404);
+    const scrape = await (await fetch(`http://127.0.0.1:${b.ready.metrics}/metrics`)).text();
+    expect(scrape).toMatch(/^portcullis_fleet_store_up 0$/m);
+    expect(scrape).toMatch(/^portcullis_fleet_store_errors_total [1-9]/m);
 
     await redis.restart();
     await waitFor('both gateways to reconnect', async () => (await fleetState(a)) === 'ok' && (await fleetState(b)) === 'ok', 15_000);

@@ -47,6 +47,12 @@ describe('rate_limit: exact across workers', () => {
         ).json()) as { counters: { used: number; slots: number } };
         expect(status.counters.used).toBeGreaterThanOrEqual(1);
         expect(status.counters.slots).toBe(65536);
+        // Every rejection is counted, summed over the workers (a scrape includes requests completed ≥ 1 s before it).
+        await new Promise((r) => setTimeout(r, 1100));
+        const metrics = await (await fetch(`http://127.0.0.1:${gateway.ready.metrics}/metrics`)).text();
+        expect(metrics).toMatch(/^portcullis_rate_limited_total\{service="api",limiter="all"\} 900$/m);
+        expect(metrics).toMatch(/^portcullis_limiter_table_slots 65536$/m);
+        expect(metrics).toMatch(/^portcullis_limiter_table_used [1-9]/m);
       } finally {
         await gateway.stop();
       }

@@ -1,9 +1,24 @@
+import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, testConfig, type RunningGateway } from './support/gateway.js';
 import { sendOnNewConnection } from './support/http-client.js';
 import { runCli, waitFor } from './support/processes.js';
 import { startUpstream, type TestUpstream } from './support/upstream.js';
+
+/**
+ * Whether the kernel moves connections queued on a closing listener to the
+ * other listeners of the port (Linux ≥ 5.14, `net.ipv4.tcp_migrate_req`).
+ * Without it, a connection the kernel completes in the instant the old worker
+ * closes its listener is reset: nothing the gateway can catch.
+ */
+function kernelMigratesQueuedConnections(): boolean {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
 
 interface WorkerView {
   id: number;
@@ -59,11 +74,15 @@ describe('rolling worker restart', () => {
         }
       }
     };
+    const migrates = kernelMigratesQueuedConnections();
+    let resetAtConnect = 0;
     const freshConnections = async () => {
       while (!stop) {
         const r = await sendOnNewConnection(`${gateway.url}/svc/fresh`);
         total++;
-        if (r.status !== 200) failures.push(`new connection: status ${r.status} ${r.error ?? ''}`);
+        if (r.status === 200) continue;
+        if (!migrates && r.error?.startsWith('connect ECONNRESET')) resetAtConnect++;
+        else failures.push(`new connection: status ${r.status} ${r.error ?? ''}`);
       }
     };
     const clients = [...Array.from({ length: 20 }, () => keepAlive()), ...Array.from({ length: 4 }, () => freshConnections())];
@@ -88,6 +107,9 @@ describe('rolling worker restart', () => {
     }
     console.info(`rolling restart under load: ${total} requests, ${failures.length} failed`, failures.slice(0, 5));
     expect(failures).toEqual([]);
+    // Without tcp_migrate_req (.ci/run turns it on), only connections caught
+    // in a listener's close may be reset at connect time: at most a few per replaced worker.
+    expect(resetAtConnect).toBeLessThanOrEqual(2 * before.length);
   });
 
   it('a second restart while one runs is refused with 409; the CLI restarts too', async () => {

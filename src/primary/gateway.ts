@@ -10,8 +10,8 @@ import { removeAdminAddress, writeAdminAddress } from './admin-address.js';
 import { AdminServer } from './admin-server.js';
 import { ConfigLifecycle, type ReloadCounts } from './config-lifecycle.js';
 import { ControlPlaneSync, type ControlPlaneStatus } from './control-plane.js';
-import { countersPath, DeviceCounters } from './device-counters.js';
-import { FleetSync } from './fleet-sync.js';
+import { countersPath, DeviceCounters, type CountersStatus } from './device-counters.js';
+import { FleetSync, type FleetStatus } from './fleet-sync.js';
 import { usageReport, type UsageReport } from './usage.js';
 import { MAX_WORKERS } from '../shared/counters/layout.js';
 import { startEchoUpstream } from './echo-upstream.js';
@@ -324,6 +324,16 @@ export class Gateway {
     }
   }
 
+  /** `/status` `counters`, and the `portcullis_limiter_table_*` metrics; null before the table exists. */
+  countersStatus(): CountersStatus | null {
+    return this.counters?.status() ?? null;
+  }
+
+  /** `/status` `fleet_store`, and the `portcullis_fleet_store_*` metrics; null without Redis. */
+  fleetStatus(): FleetStatus | null {
+    return this.fleet?.sync.status() ?? null;
+  }
+
   /** `GET /usage?app=` (SPEC §6): undefined for an unknown application. */
   usage(app: string): UsageReport | undefined {
     const record = this.store?.getApp(app);
@@ -351,8 +361,8 @@ export class Gateway {
       control_plane: this.controlPlaneStatus(),
       ready: this.isReady(),
       store: this.storeStatus(),
-      counters: this.counters?.status() ?? null,
-      fleet_store: this.fleet?.sync.status() ?? null,
+      counters: this.countersStatus(),
+      fleet_store: this.fleetStatus(),
     };
   }
 

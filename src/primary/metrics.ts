@@ -36,6 +36,12 @@ export interface GatewayMetricsSource {
   configVersion(): number;
   /** Reload outcomes since start (`portcullis_config_reloads_total{result}`). */
   configReloads(): { readonly ok: number; readonly rejected: number };
+  /** The shared limiter table (`portcullis_limiter_table_*`); null before it exists. */
+  countersStatus?(): { readonly slots: number; readonly used: number; readonly full_events: number } | null;
+  /** The Redis fleet store (`portcullis_fleet_store_*`); null without `store.redis_url`. */
+  fleetStatus?(): { readonly state: string; readonly errors: number } | null;
+  /** The control plane (`portcullis_control_plane_*`); null without `control_plane.url`. */
+  controlPlaneStatus?(): { readonly state: string; readonly fail_static: boolean } | null;
 }
 
 /**
@@ -96,6 +102,7 @@ export class PrimaryMetrics {
     // TLS termination is not built yet: the family is declared, with no series
     // until a listener serves certificates.
     new Gauge({ ...definition(METRICS.tlsCertExpiry), labelNames: ['host'] as const, registers });
+    registerStateMetrics(gateway, registers);
   }
 
   /** Where worker snapshots come from (the supervisor, once it exists). */
@@ -144,4 +151,48 @@ export class PrimaryMetrics {
 
 function definition(d: { readonly name: string; readonly help: string }): { name: string; help: string } {
   return { name: d.name, help: d.help };
+}
+
+/**
+ * Gauges and counters read from the Gateway's state at scrape time. A family
+ * whose subject is not configured (no Redis, no control plane) has no series.
+ */
+function registerStateMetrics(gateway: GatewayMetricsSource, registers: Registry[]): void {
+  /** A one-series gauge whose value is `read()`, or no series when it is undefined. */
+  const gauge = (metric: { readonly name: string; readonly help: string }, read: () => number | undefined): void => {
+    new Gauge({
+      ...definition(metric),
+      registers,
+      collect() {
+        const value = read();
+        this.reset();
+        if (value !== undefined) this.set(value);
+      },
+    });
+  };
+  /** The same for a counter the Gateway keeps (it only grows). */
+  const counter = (metric: { readonly name: string; readonly help: string }, read: () => number | undefined): void => {
+    new Counter({
+      ...definition(metric),
+      registers,
+      collect() {
+        const value = read();
+        this.reset();
+        if (value !== undefined) this.inc(value);
+      },
+    });
+  };
+  gauge(METRICS.counterTableSlots, () => gateway.countersStatus?.()?.slots);
+  gauge(METRICS.counterTableUsed, () => gateway.countersStatus?.()?.used);
+  counter(METRICS.counterTableFull, () => gateway.countersStatus?.()?.full_events);
+  gauge(METRICS.fleetStoreUp, () => oneIf(gateway.fleetStatus?.(), (s) => s.state === 'ok'));
+  counter(METRICS.fleetStoreErrors, () => gateway.fleetStatus?.()?.errors);
+  gauge(METRICS.controlPlaneUp, () => oneIf(gateway.controlPlaneStatus?.(), (s) => s.state === 'ok'));
+  gauge(METRICS.controlPlaneFailStatic, () => oneIf(gateway.controlPlaneStatus?.(), (s) => s.fail_static));
+}
+
+/** 1 or 0 from a predicate on `status`, or undefined when there is no status. */
+function oneIf<T>(status: T | null | undefined, up: (status: T) => boolean): number | undefined {
+  if (status === null || status === undefined) return undefined;
+  return up(status) ? 1 : 0;
 }

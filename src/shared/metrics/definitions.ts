@@ -181,6 +181,50 @@ export const METRICS = {
     help: 'Seconds until the certificate served for a host expires.',
     labelNames: ['host'],
   },
+  // Beyond SPEC §6: the state of the shared limiter table, the fleet store and
+  // the control plane, so an operator can alert on them.
+  counterTableSlots: {
+    name: 'portcullis_limiter_table_slots',
+    type: 'gauge',
+    help: 'Slots of the shared-memory limiter table (counters.slots, rounded up to a multiple of 16).',
+    labelNames: [],
+  },
+  counterTableUsed: {
+    name: 'portcullis_limiter_table_used',
+    type: 'gauge',
+    help: 'Live (unexpired) entries of the shared-memory limiter table.',
+    labelNames: [],
+  },
+  counterTableFull: {
+    name: 'portcullis_limiter_table_full_total',
+    type: 'counter',
+    help: 'New limiter keys that found no free slot (counters.when_full decided the request).',
+    labelNames: [],
+  },
+  fleetStoreUp: {
+    name: 'portcullis_fleet_store_up',
+    type: 'gauge',
+    help: 'Whether the last exchange with the Redis fleet store succeeded (1) or failed (0); absent without store.redis_url.',
+    labelNames: [],
+  },
+  fleetStoreErrors: {
+    name: 'portcullis_fleet_store_errors_total',
+    type: 'counter',
+    help: 'Failed exchanges with the Redis fleet store.',
+    labelNames: [],
+  },
+  controlPlaneUp: {
+    name: 'portcullis_control_plane_up',
+    type: 'gauge',
+    help: 'Whether the last fetch from the control plane gave a valid config or a 304 (1) or not (0); absent without control_plane.url.',
+    labelNames: [],
+  },
+  controlPlaneFailStatic: {
+    name: 'portcullis_control_plane_fail_static',
+    type: 'gauge',
+    help: 'Whether the config in force is the stored backup because the control plane was not reached at start (1) or not (0).',
+    labelNames: [],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 /**
