@@ -110,6 +110,16 @@ describe('rolling worker restart', () => {
     // Without tcp_migrate_req (.ci/run turns it on), only connections caught
     // in a listener's close may be reset at connect time: at most a few per replaced worker.
     expect(resetAtConnect).toBeLessThanOrEqual(2 * before.length);
+    // The drained workers' counts were handed over when they exited: the
+    // aggregated counter is exact across the restart (a scrape includes
+    // requests completed at least 1 s before it).
+    await new Promise((r) => setTimeout(r, 1100));
+    const scrape = await (await fetch(`http://127.0.0.1:${gateway.ready.metrics}/metrics`)).text();
+    const served = scrape
+      .split('\n')
+      .filter((line) => line.startsWith('portcullis_http_requests_total{service="svc"'))
+      .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    expect(served).toBe(total - resetAtConnect);
   });
 
   it('a second restart while one runs is refused with 409; the CLI restarts too', async () => {

@@ -83,6 +83,18 @@ describe('PrimaryMetrics', () => {
     expect(requestsLine(await metrics.render())).toMatch(/ 8$/);
   });
 
+  it("a drained worker's final counts replace its last snapshot, counted once", async () => {
+    const { metrics, workers } = setup();
+    workers.counts.set(101, 3).set(102, 4);
+    await metrics.render();
+    // 102 served 6 more requests after the last scrape, then drained.
+    workers.counts.delete(102);
+    metrics.workerFinal(102, snapshotWith(10));
+    metrics.workerExited(102);
+    expect(requestsLine(await metrics.render())).toMatch(/ 13$/);
+    expect(requestsLine(await metrics.render())).toMatch(/ 13$/);
+  });
+
   it('stops waiting for a worker that exits during the collection', async () => {
     const { metrics, workers, warnings } = setup(10_000);
     workers.counts.set(101, 3).set(102, 4);

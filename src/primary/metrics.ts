@@ -68,6 +68,8 @@ export class PrimaryMetrics {
   private readonly live = new Map<number, MetricsSnapshot>();
   /** Counters and histograms left by workers that exited, summed. */
   private retired: MetricsSnapshot = [];
+  /** Drained workers whose final counts are in `retired`, until their pipe ends (then {@link workerExited} forgets them). */
+  private readonly finished = new Set<number>();
   private readonly query: WorkerQuery<MetricsSnapshot>;
   /** Scrapes that arrive while one is collecting share its result. */
   private rendering: Promise<string> | undefined = undefined;
@@ -120,13 +122,22 @@ export class PrimaryMetrics {
     if (this.query.answer(pid, id, snapshot)) this.live.set(pid, snapshot);
   }
 
-  /** Worker `pid` exited: keep its last counts, stop waiting for it. */
+  /**
+   * Draining worker `pid` sent its counts after its last request: they
+   * supersede its last snapshot, so a rolling restart or a stop loses no count.
+   */
+  workerFinal(pid: number, snapshot: MetricsSnapshot): void {
+    this.finished.add(pid);
+    this.retired = addCounters(this.retired, snapshot);
+    this.live.delete(pid);
+  }
+
+  /** Worker `pid` exited: keep its last counts (unless its final ones arrived), stop waiting for it. */
   workerExited(pid: number): void {
     const last = this.live.get(pid);
-    if (last !== undefined) {
-      this.retired = addCounters(this.retired, last);
-      this.live.delete(pid);
-    }
+    if (last !== undefined && !this.finished.has(pid)) this.retired = addCounters(this.retired, last);
+    this.live.delete(pid);
+    this.finished.delete(pid);
     this.query.gone(pid);
   }
 

@@ -99,8 +99,10 @@ export interface AskedWorker {
 export interface WorkerMetricsSink {
   /** Worker `pid` answered `metrics-request {id}`. */
   workerSnapshot(pid: number, id: number, snapshot: MetricsSnapshot): void;
-  /** Worker `pid` exited (its last snapshot is kept). */
+  /** Worker `pid`'s pipe reached its end: it exited and every message it sent was read (its last snapshot is kept). */
   workerExited(pid: number): void;
+  /** Draining worker `pid` sent its counts once every request had ended. */
+  workerFinal(pid: number, snapshot: MetricsSnapshot): void;
 }
 
 /**
@@ -329,7 +331,11 @@ export class WorkerSupervisor {
     slot.channel = new IpcChannel<WorkerMessage, PrimaryMessage>(
       child.stdio[3] as Duplex,
       (message) => this.onWorkerMessage(slot, message, child.pid),
-      () => {},
+      // End of the pipe: every message the worker sent has been read (its
+      // final metrics included), which the process 'exit' event does not promise.
+      () => {
+        if (child.pid !== undefined) this.options.metrics?.workerExited(child.pid);
+      },
     );
     slot.failure = undefined;
     child.once('error', (error) => {
@@ -352,6 +358,9 @@ export class WorkerSupervisor {
     switch (message.type) {
       case 'metrics':
         if (pid !== undefined) this.options.metrics?.workerSnapshot(pid, message.id, message.data);
+        return;
+      case 'metrics-final':
+        if (pid !== undefined) this.options.metrics?.workerFinal(pid, message.data);
         return;
       case 'health':
         if (pid !== undefined) this.options.health?.workerHealth(pid, message.id, message.data);
@@ -376,7 +385,6 @@ export class WorkerSupervisor {
 
   /** A worker process is gone: collections stop waiting for it (its last metrics are kept). */
   private processExited(pid: number): void {
-    this.options.metrics?.workerExited(pid);
     this.options.health?.workerExited(pid);
   }
 

@@ -174,6 +174,11 @@ async function drain(timeoutMs: number): Promise<void> {
   await Promise.race([listener?.whenDrained(DRAIN_IDLE_GRACE_MS) ?? Promise.resolve(), deadline]);
   listener?.closeAll();
   accessLog?.flushSync();
+  // Every request has ended: the primary keeps these counts once this process is gone.
+  await metrics
+    .snapshot()
+    .then((data) => channel.sendFlushed({ type: 'metrics-final', data }))
+    .catch((error: unknown) => logger.error({ err: error }, 'cannot send the final metrics'));
   logger.debug('drained');
   process.exit(0);
 }

@@ -38,6 +38,21 @@ export class IpcChannel<In, Out> {
     return this.stream.write(frame);
   }
 
+  /**
+   * Sends `message` and resolves once it has been handed to the OS, so a
+   * process may exit right after without losing it.
+   */
+  sendFlushed(message: Out): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.send(message)) {
+        if (this.closed) resolve();
+        else this.stream.once('drain', resolve);
+        return;
+      }
+      this.stream.write(Buffer.alloc(0), () => resolve());
+    });
+  }
+
   /** Closes the pipe; the peer sees end-of-file. */
   end(): void {
     this.stream.end();

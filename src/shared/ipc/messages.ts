@@ -28,5 +28,7 @@ export type WorkerMessage =
   | { readonly type: 'config-applied'; readonly version: number }
   /** Answer to `metrics-request {id}`: every metric family of the worker, prom-client JSON form. */
   | { readonly type: 'metrics'; readonly id: number; readonly data: MetricsSnapshot }
+  /** Sent by a draining worker just before it exits: its counts once every request has ended. */
+  | { readonly type: 'metrics-final'; readonly data: MetricsSnapshot }
   /** Answer to `health-request {id}`: the worker's passive health and JWKS caches. */
   | { readonly type: 'health'; readonly id: number; readonly data: WorkerHealth };
