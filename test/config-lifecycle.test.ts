@@ -261,6 +261,28 @@ describe('invalid configs', () => {
   });
 });
 
+describe('a worker that does not confirm', () => {
+  it('PUT /config answers 503 naming it (200 means every worker serves the version); it serves the version once it runs again', async () => {
+    const a = await upstream('A');
+    const gateway = await start(labelled('v1', a.url));
+    const stuck = (await status(gateway)).workers[1] as { id: number; pid: number };
+    process.kill(stuck.pid, 'SIGSTOP');
+    try {
+      const put = await admin(gateway, 'PUT', '/config', JSON.stringify(labelled('v2', a.url)));
+      expect(put.status).toBe(503);
+      expect(put.body).toMatchObject({ error: 'unavailable', version: 2, unconfirmed_workers: [stuck.id] });
+    } finally {
+      process.kill(stuck.pid, 'SIGCONT');
+    }
+    // The version is current and the stopped worker applies it once it runs.
+    expect((await status(gateway)).config_version).toBe(2);
+    await waitFor('both workers on v2', async () => {
+      const seen = await Promise.all(Array.from({ length: 8 }, () => probe(gateway)));
+      return seen.every((r) => r.version === 'v2');
+    });
+  }, 30_000);
+});
+
 describe('history and rollback', () => {
   it('through the admin API and the CLI; versions continue across restarts', async () => {
     const a = await upstream('A');

@@ -45,6 +45,18 @@ function notFound(method: string, path: string): AdminReply {
 
 /** An {@link ApplyResult} as an admin answer. */
 export function applyReply(result: ApplyResult): AdminReply {
+  if (result.ok && result.unconfirmed.length > 0) {
+    // SPEC §6: 200 means every worker serves it; this version is current but not confirmed everywhere.
+    return {
+      status: 503,
+      body: {
+        error: 'unavailable',
+        message: `version ${result.version} is current, but worker(s) ${result.unconfirmed.join(', ')} did not confirm serving it in time`,
+        version: result.version,
+        unconfirmed_workers: result.unconfirmed,
+      },
+    };
+  }
   if (result.ok) return { status: 200, body: { version: result.version } };
   switch (result.status) {
     case 400:

@@ -45,6 +45,7 @@ function lifecycleOn(store: Store, options: { historyLimit?: number; broadcast?:
     broadcast: async (version, cfg) => {
       await options.broadcast?.(version);
       broadcasts.push({ version, config: cfg });
+      return [];
     },
   });
   return { lifecycle, broadcasts, lines };
@@ -130,7 +131,7 @@ describe('ConfigLifecycle', () => {
     expect(lifecycle.recordInitial(ok(START), 'file')).toBe(1);
     lifecycle.open();
     const result = await lifecycle.submit('admin', () => ok(config({ services: [svc('b')] })));
-    expect(result).toEqual({ ok: true, version: 2 });
+    expect(result).toEqual({ ok: true, version: 2, unconfirmed: [] });
     expect(broadcasts.map((b) => b.version)).toEqual([2]);
     expect(lifecycle.version).toBe(2);
     expect(lifecycle.config.services.map((s) => s.id)).toEqual(['b']);
@@ -191,8 +192,8 @@ describe('ConfigLifecycle', () => {
     // The second is not even read while the first is being applied.
     expect(obtained).toEqual(['first']);
     release();
-    expect(await first).toEqual({ ok: true, version: 2 });
-    expect(await second).toEqual({ ok: true, version: 3 });
+    expect(await first).toEqual({ ok: true, version: 2, unconfirmed: [] });
+    expect(await second).toEqual({ ok: true, version: 3, unconfirmed: [] });
     expect(broadcasts.map((b) => [b.version, b.config.services[0]?.id])).toEqual([
       [2, 'first'],
       [3, 'second'],
@@ -206,7 +207,7 @@ describe('ConfigLifecycle', () => {
     lifecycle.recordInitial(ok(START), 'file');
     lifecycle.open();
     await lifecycle.submit('admin', () => ok(config({ services: [svc('b')] })));
-    expect(await lifecycle.rollback(1)).toEqual({ ok: true, version: 3 });
+    expect(await lifecycle.rollback(1)).toEqual({ ok: true, version: 3, unconfirmed: [] });
     expect(lifecycle.config.services.map((s) => s.id)).toEqual(['a']);
     expect(lifecycle.history().at(-1)).toMatchObject({ version: 3, source: 'rollback', rollback_of: 1 });
     expect(await lifecycle.rollback(42)).toMatchObject({ ok: false, status: 404 });
@@ -221,7 +222,7 @@ describe('ConfigLifecycle', () => {
     for (let i = 0; i < 4; i++) await lifecycle.submit('admin', () => ok(START));
     expect(lifecycle.history().map((h) => h.version)).toEqual([3, 4, 5]);
     expect(await lifecycle.rollback(1)).toMatchObject({ ok: false, status: 404 });
-    expect(await lifecycle.rollback(3)).toEqual({ ok: true, version: 6 });
+    expect(await lifecycle.rollback(3)).toEqual({ ok: true, version: 6, unconfirmed: [] });
   });
 
   it('answers the admin routes with the SPEC shapes', async () => {

@@ -93,7 +93,8 @@ export type Candidate =
 
 /** Outcome of {@link ConfigLifecycle.submit}. */
 export type ApplyResult =
-  | { readonly ok: true; readonly version: number }
+  /** `unconfirmed`: workers that did not confirm the version in time (they get it; it is current). */
+  | { readonly ok: true; readonly version: number; readonly unconfirmed: readonly number[] }
   | { readonly ok: false; readonly status: 400 | 404 | 500 | 503; readonly errors: string[] };
 
 /** What applying `candidate` over the running config gives. */
@@ -173,7 +174,8 @@ export interface LifecycleOptions {
   /** The validated config `start` loaded: the values start-only fields keep. */
   readonly startConfig: GatewayConfig;
   /** Sends a version to every worker; resolves once each serves it. */
-  readonly broadcast: (version: number, config: GatewayConfig) => Promise<void>;
+  /** Sends a version to every worker; resolves with the ids of those that did not confirm it in time. */
+  readonly broadcast: (version: number, config: GatewayConfig) => Promise<readonly number[]>;
   /** Called after each applied version (store notes, control-plane settings). */
   readonly afterApply?: (config: GatewayConfig, source: ConfigSource) => void;
   readonly historyLimit?: number;
@@ -330,7 +332,7 @@ export class ConfigLifecycle {
       logger.error({ err: error, source, ...context }, 'config reload failed: cannot record it in the store; the running config keeps serving');
       return { ok: false, status: 500, errors: [`cannot record the config: ${(error as Error).message}`] };
     }
-    await this.options.broadcast(version, effective.config);
+    const unconfirmed = await this.options.broadcast(version, effective.config);
     this.currentVersion = version;
     this.currentConfig = effective.config;
     this.counts.ok++;
@@ -340,7 +342,7 @@ export class ConfigLifecycle {
     } catch (error) {
       logger.error({ err: error, version }, 'after-apply step failed');
     }
-    return { ok: true, version };
+    return { ok: true, version, unconfirmed };
   }
 
   /** What `candidate` becomes once start-only (and, from the control plane, local-only) fields are kept; warns about them. */

@@ -124,7 +124,7 @@ describe('ControlPlaneSync', () => {
     });
     const logger = pino({ level: 'silent' });
     const applied: number[] = [];
-    const lifecycle = new ConfigLifecycle({ store, logger, startConfig: local, broadcast: async (v) => void applied.push(v) });
+    const lifecycle = new ConfigLifecycle({ store, logger, startConfig: local, broadcast: async (v) => (applied.push(v), []) });
     lifecycle.recordInitial({ ok: true, config: local }, 'file');
     const sync = new ControlPlaneSync({ store, logger, lifecycle, timeoutMs: 2000 });
     return { store, lifecycle, sync, local, applied, dir };

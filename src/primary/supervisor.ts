@@ -186,9 +186,10 @@ export class WorkerSupervisor {
    * Sends a new config to every live worker (a worker started later gets it
    * too). Resolves once each running worker has acknowledged it, so a caller
    * that reports the version knows every worker serves it; a worker that does
-   * not answer in time is logged, not waited for forever.
+   * not answer in time is logged, not waited for forever. Resolves with the
+   * ids of the workers that did not confirm in time (empty: all serve it).
    */
-  async broadcastConfig(version: number, config: GatewayConfig): Promise<void> {
+  async broadcastConfig(version: number, config: GatewayConfig): Promise<number[]> {
     this.config = { version, config };
     for (const slot of this.slots) slot.channel?.send({ type: 'config', version, config });
     let timer: NodeJS.Timeout | undefined;
@@ -205,7 +206,10 @@ export class WorkerSupervisor {
     const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CONFIG_ACK_TIMEOUT_MS)));
     const ok = await Promise.race([applied, timedOut]);
     clearTimeout(timer);
-    if (!ok) this.options.logger.warn({ version }, 'not every worker acknowledged the config in time');
+    if (ok) return [];
+    const late = this.slots.filter((slot) => slot.channel !== undefined && slot.appliedVersion < version).map((slot) => slot.id);
+    this.options.logger.warn({ version, workers: late }, 'not every worker acknowledged the config in time');
+    return late;
   }
 
   /**
