@@ -3,6 +3,7 @@ import type { RequestContext, ResponseHead } from './context.js';
 import { type ErrorCode, renderError } from '../shared/errors.js';
 import { HeaderList } from './http/header-list.js';
 import type { AbortListener, ClientResponse } from './http/client-response.js';
+import { PulledBody } from './http/pulled-body.js';
 import { fieldText, inspectRequestHead, isRejected, type RequestHead, type ResponseField } from './http/request-head.js';
 import { acceptRequestId } from './http/request-id.js';
 import { propagateTraceContext } from './http/trace-context.js';
@@ -236,7 +237,8 @@ class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
 
   streamBody(): void {
     const client = this.client;
-    const stream = new Readable({ read: () => client.resumeReading() });
+    const body = new PulledBody(client);
+    const stream = body.readable;
     this.body = stream;
     let received = 0;
     this.startReceivingBody();
@@ -250,15 +252,8 @@ class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
         else client.destroy();
         return;
       }
-      if (isLast) {
-        this.bodyReceived();
-        stream.push(chunk);
-        stream.push(null);
-        // Nothing more to read: a pause now would never be undone.
-        client.resumeReading();
-      } else if (!stream.push(chunk)) {
-        client.pauseReading();
-      }
+      if (isLast) this.bodyReceived();
+      body.offer(chunk, isLast);
     });
     this.runChain();
   }
