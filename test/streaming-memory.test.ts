@@ -39,7 +39,17 @@ describe('200 MB bodies stream through a worker', () => {
     upstream = await startUpstream((req, res) => {
       if (req.method === 'POST') {
         let size = 0;
-        req.on('data', (chunk: Buffer) => (size += chunk.length));
+        let stalled = false;
+        req.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          // /upload-stalling: stop reading for 2 s once 20 MB arrived; the
+          // gateway must stop reading its client rather than hold the rest.
+          if (!stalled && req.url === '/upload-stalling' && size > 20 * 1024 * 1024) {
+            stalled = true;
+            req.pause();
+            setTimeout(() => req.resume(), 2000);
+          }
+        });
         req.on('end', () => res.end(String(size)));
         return;
       }
@@ -72,11 +82,10 @@ describe('200 MB bodies stream through a worker', () => {
     await upstream?.close();
   });
 
-  // The upload's memory is not asserted: uWS 20.57 keeps delivering body
-  // chunks for a while after res.pause() (see README, known limitations).
-  it('uploads 200 MB intact', { timeout: 60_000 }, async () => {
-    const answer = await new Promise<string>((resolve, reject) => {
-      const req = httpRequest(`${gateway.url}/upload`, { method: 'POST', headers: { 'content-length': TOTAL } }, (res) => {
+  /** POSTs 200 MB to `path` as fast as the gateway takes it; resolves with the upstream's answer. */
+  function upload(path: string): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      const req = httpRequest(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-length': TOTAL } }, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
         res.on('end', () => resolve(text));
@@ -92,7 +101,24 @@ describe('200 MB bodies stream through a worker', () => {
       };
       pump();
     });
+  }
+
+  it('uploads 200 MB intact at full speed, with flat RSS', { timeout: 60_000 }, async () => {
+    let answer = '';
+    const growth = await rssGrowth(workerPid, async () => {
+      answer = await upload('/upload');
+    });
     expect(answer).toBe(String(TOTAL));
+    expect(growth).toBeLessThan(RSS_GROWTH_LIMIT_MB);
+  });
+
+  it('an upstream that stops reading for 2 s stops the client: 200 MB upload, flat RSS', { timeout: 60_000 }, async () => {
+    let answer = '';
+    const growth = await rssGrowth(workerPid, async () => {
+      answer = await upload('/upload-stalling');
+    });
+    expect(answer).toBe(String(TOTAL));
+    expect(growth).toBeLessThan(RSS_GROWTH_LIMIT_MB);
   });
 
   it('downloads 200 MB', { timeout: 60_000 }, async () => {

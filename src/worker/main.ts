@@ -15,6 +15,7 @@ import { JwksRegistry } from './auth/jwks-registry.js';
 import { DeadlineSweeper } from './deadlines.js';
 import { workerHealth } from './health.js';
 import { HttpListener } from './http/listener.js';
+import { capReceiveBuffer } from './http/receive-buffer.js';
 import { openWorkerAuth } from './identity/index.js';
 import { WorkerMetrics } from './metrics.js';
 import { compileRuntime, retireRuntime, type Runtime } from './runtime.js';
@@ -161,6 +162,10 @@ async function listen(config: GatewayConfig): Promise<void> {
   } catch (error) {
     channel.send({ type: 'listen-failed', reason: (error as Error).message });
     process.exit(1);
+  }
+  const uncapped = capReceiveBuffer(http.port);
+  if (uncapped !== undefined) {
+    logger.warn({ port: http.port, reason: uncapped }, 'cannot cap client receive buffers: a paused upload may keep arriving');
   }
   logger.debug({ host: http.host, port: http.port }, 'listening');
   channel.send({ type: 'listening' });

@@ -1,8 +1,8 @@
 /**
  * A file mapped `MAP_SHARED` into this process, seen as an `ArrayBuffer`.
  *
- * The only module of Portcullis that calls libc through FFI (koffi): Node has
- * no `mmap`. Every process of a device that maps the same file (in
+ * One of the two modules of Portcullis that call libc through FFI (koffi;
+ * the other is `src/worker/http/receive-buffer.ts`): Node has no `mmap`. Every process of a device that maps the same file (in
  * `/dev/shm`, a tmpfs) sees the same bytes, so `Atomics` on typed arrays over
  * the buffer are atomic across processes (they compile to the same lock-prefixed
  * / exclusive-monitor instructions whether the buffer is shared or not; only
