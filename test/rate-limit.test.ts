@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, testConfig, type RunningGateway } from './support/gateway.js';
 import { countStatuses, sendOnNewConnection, type SimpleResponse } from './support/http-client.js';
@@ -265,6 +265,21 @@ describe('rate_limit policy through the gateway (2 workers)', () => {
     const refused = await sendOnNewConnection(`${gateway.url}/custom-status/x`);
     expect(refused.status).toBe(503);
     expect(JSON.parse(refused.body)).toMatchObject({ error: 'limits_exceeded' });
+  });
+
+  it('a rejection given while a large body is still arriving reaches the client; the rest of the body is dropped', async () => {
+    const total = 9 * 1024 * 1024; // under max_body_bytes
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${gateway.url}/custom-status/upload`, { method: 'POST', headers: { 'content-length': String(total) } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(Buffer.alloc(total, 0x62));
+    });
+    expect(status).toBe(503);
+    // The connection and the worker are fine: the next request is answered.
+    expect((await sendOnNewConnection(`${gateway.url}/per-client/x`, { headers: { 'x-client': 'after-upload' } })).status).toBe(200);
   });
 
   it('a request rejected by one limiter is not counted by the others', async () => {

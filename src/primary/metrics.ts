@@ -119,7 +119,8 @@ export class PrimaryMetrics {
 
   /** Worker `pid` answered collection `id`. Late answers (after the timeout, or from an exited worker) are dropped. */
   workerSnapshot(pid: number, id: number, snapshot: MetricsSnapshot): void {
-    if (this.query.answer(pid, id, snapshot)) this.live.set(pid, snapshot);
+    // After its final counts, a late answer of a draining worker must not count it twice.
+    if (this.query.answer(pid, id, snapshot) && !this.finished.has(pid)) this.live.set(pid, snapshot);
   }
 
   /**

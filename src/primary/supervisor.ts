@@ -287,6 +287,13 @@ export class WorkerSupervisor {
         slot.process = old;
         slot.channel = oldChannel;
         slot.state = 'listening';
+        if (old.exitCode !== null || old.signalCode !== null) {
+          // The old worker died meanwhile (its exit was ignored while detached): the crash path replaces it.
+          this.onExit(slot, old, old.exitCode, old.signalCode);
+        } else if (this.config !== undefined) {
+          // Versions broadcast during the attempt went to the replacement only.
+          oldChannel.send({ type: 'config', version: this.config.version, config: this.config.config });
+        }
         this.options.onChange?.();
         throw new Error(`worker ${slot.id}: the replacement cannot serve (${reason}); the old worker keeps serving`);
       }

@@ -243,6 +243,11 @@ class RequestFlow implements ExchangeOwner, Expirable, AbortListener {
     let received = 0;
     this.startReceivingBody();
     client.readBody((chunk, isLast) => {
+      // Answered already (a policy refused it, the upstream failed): the rest
+      // of the body is read and dropped, as NGINX discards it, so the reply
+      // reaches the client (closing with unread input would reset the
+      // connection and could destroy the reply) and nothing piles up.
+      if (client.finished) return;
       received += chunk.length;
       if (received > this.runtime.limits.maxBodyBytes) {
         stream.destroy();

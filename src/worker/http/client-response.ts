@@ -91,6 +91,11 @@ export class ClientResponse {
     if (this.finished) return;
     this.markFinished();
     this.headSent = true;
+    // pause() stops writes too: a reply given while the body was paused must still leave.
+    if (this.readingPaused) {
+      this.readingPaused = false;
+      this.res.resume();
+    }
     this.res.cork(() => {
       this.writeHead(status, fields);
       if (isBodiless(status, this.isHead)) this.res.endWithoutBody(this.isHead ? Buffer.byteLength(body) : undefined, this.closeAfter);

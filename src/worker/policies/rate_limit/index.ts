@@ -98,6 +98,15 @@ export const rateLimitPolicy = definePolicy({
     };
 
     const onRequest = (ctx: RequestContext): LocalReply | Promise<undefined> | undefined => {
+      try {
+        return decide(ctx);
+      } finally {
+        // Emptied on every path (a throwing limiter included): the next request starts clean.
+        taken.length = 0;
+      }
+    };
+
+    const decide = (ctx: RequestContext): LocalReply | Promise<undefined> | undefined => {
       const now = limits.now();
       let delayMs = 0;
       for (const limiter of limiters) {
@@ -111,7 +120,7 @@ export const rateLimitPolicy = definePolicy({
         }
         // Fleet store down: `allow` counts on this gateway alone (the primary
         // logs the outage once); `reject` refuses what a global limiter counts.
-        if (limiter.global && limits.fleetOnError === 'reject' && table.redisState === FLEET_UNREACHABLE) {
+        if (limiter.fleetShared && limits.fleetOnError === 'reject' && table.redisState === FLEET_UNREACHABLE) {
           report(ctx, 'limiter_unavailable', limiter);
           return refuse(ctx, RETRY_SOON_MS, now);
         }
@@ -137,7 +146,6 @@ export const rateLimitPolicy = definePolicy({
       if (holdsConnections) {
         for (const t of taken) if (t.limiter.kind === 'connection') (ctx.heldConnections ??= []).push(t.key);
       }
-      taken.length = 0;
       return delayMs > 0 ? delayed(delayMs) : undefined;
     };
 

@@ -12,8 +12,10 @@ export interface Limiter {
   readonly kind: LimiterKind;
   /** The key name as configured: the `limiter` label of `portcullis_rate_limited_total` (bounded by config). */
   readonly label: string;
-  /** `scope: global`: shared by every service naming the key (and the fleet, with Redis). */
+  /** `scope: global`: shared by every service naming the key. */
   readonly global: boolean;
+  /** Counted with the other gateways through the fleet store (a global fixed window with `store.redis_url`). */
+  readonly fleetShared: boolean;
   /** When present and false for a request, the limiter neither counts nor rejects it. */
   readonly condition: Condition | undefined;
   /**
@@ -59,11 +61,14 @@ interface Common {
   readonly condition?: RateLimitConfiguration['fixed_window_limiters'][number]['condition'];
 }
 
-function common(entry: Common, kind: LimiterKind, serviceId: string) {
+function common(entry: Common, kind: LimiterKind, serviceId: string, fleet: boolean) {
+  const global = entry.key.scope === 'global';
   return {
     kind,
     label: entry.key.name,
-    global: entry.key.scope === 'global',
+    global,
+    // Only fixed windows are exchanged with Redis (src/primary/fleet-sync.ts).
+    fleetShared: global && fleet && kind === 'fixed_window',
     condition: entry.condition === undefined ? undefined : compileCondition(entry.condition),
     key: compileKey(entry.key, kind, serviceId),
   };
@@ -84,7 +89,7 @@ export function compileLimiters(configuration: RateLimitConfiguration, serviceId
     const global = entry.key.scope === 'global';
     const options: KeyOptions = { global, aligned: global && fleet };
     limiters.push({
-      ...common(entry, 'fixed_window', serviceId),
+      ...common(entry, 'fixed_window', serviceId, fleet),
       take: (table, key, now) => table.fixedWindow(key, options, entry.count, windowMs, now),
       undo: (table, key, now) => table.undoFixedWindow(key, now),
     });
@@ -92,7 +97,7 @@ export function compileLimiters(configuration: RateLimitConfiguration, serviceId
   for (const entry of configuration.leaky_bucket_limiters) {
     const options = { global: entry.key.scope === 'global' };
     limiters.push({
-      ...common(entry, 'leaky_bucket', serviceId),
+      ...common(entry, 'leaky_bucket', serviceId, fleet),
       take: (table, key, now) => table.leakyBucket(key, options, entry.rate, entry.burst, now),
       undo: (table, key, now) => table.undoLeakyBucket(key, entry.rate, now),
     });
@@ -101,7 +106,7 @@ export function compileLimiters(configuration: RateLimitConfiguration, serviceId
     const options = { global: entry.key.scope === 'global' };
     const delayMs = entry.delay * 1000;
     limiters.push({
-      ...common(entry, 'connection', serviceId),
+      ...common(entry, 'connection', serviceId, fleet),
       take: (table, key, now) => table.acquireConnection(key, options, entry.conn, entry.burst, delayMs, now),
       undo: (table, key, now) => table.releaseConnection(key, now),
     });
