@@ -194,14 +194,36 @@ function registerStateMetrics(gateway: GatewayMetricsSource, registers: Registry
       },
     });
   };
-  gauge(METRICS.counterTableSlots, () => gateway.countersStatus?.()?.slots);
-  gauge(METRICS.counterTableUsed, () => gateway.countersStatus?.()?.used);
-  counter(METRICS.counterTableFull, () => gateway.countersStatus?.()?.full_events);
+  // One occupancy scan of the whole table per scrape, not one per family.
+  const counters = oncePerScrape(() => gateway.countersStatus?.() ?? null);
+  gauge(METRICS.counterTableSlots, () => counters()?.slots);
+  gauge(METRICS.counterTableUsed, () => counters()?.used);
+  counter(METRICS.counterTableFull, () => counters()?.full_events);
   gauge(METRICS.fleetStoreUp, () => oneIf(gateway.fleetStatus?.(), (s) => s.state === 'ok'));
   counter(METRICS.fleetStoreErrors, () => gateway.fleetStatus?.()?.errors);
   gauge(METRICS.controlPlaneUp, () => oneIf(gateway.controlPlaneStatus?.(), (s) => s.state === 'ok'));
   gauge(METRICS.controlPlaneFailStatic, () => oneIf(gateway.controlPlaneStatus?.(), (s) => s.fail_static));
 }
+
+/**
+ * `read`, called at most once per scrape: the families of one scrape are
+ * collected one after another within a few milliseconds, so a value read in
+ * the last {@link SCRAPE_WINDOW_MS} is reused.
+ */
+function oncePerScrape<T>(read: () => T): () => T {
+  let at = -Infinity;
+  let value: T;
+  return () => {
+    const now = performance.now();
+    if (now - at > SCRAPE_WINDOW_MS) {
+      value = read();
+      at = now;
+    }
+    return value;
+  };
+}
+
+const SCRAPE_WINDOW_MS = 100;
 
 /** 1 or 0 from a predicate on `status`, or undefined when there is no status. */
 function oneIf<T>(status: T | null | undefined, up: (status: T) => boolean): number | undefined {
